@@ -1,0 +1,138 @@
+#include "fileutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+int veil_read_fd_all(int fd, size_t max_size, char **out, size_t *len, veil_error_t *err)
+{
+  size_t cap = 4096, n = 0;
+  cleanup_free char *buf = malloc(cap + 1);
+  if (buf == NULL)
+    return veil_error_make(err, ENOMEM, "out of memory");
+  for (;;) {
+    if (n == cap) {
+      if (cap > max_size)
+        return veil_error_make(err, E2BIG, "larger than the limit of %zu bytes", max_size);
+      cap *= 2;
+      char *nb = realloc(buf, cap + 1);
+      if (nb == NULL)
+        return veil_error_make(err, ENOMEM, "out of memory");
+      buf = nb;
+    }
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      return veil_error_errno(err, "read");
+    }
+    if (r == 0)
+      break;
+    n += (size_t)r;
+    if (n > max_size)
+      return veil_error_make(err, E2BIG, "larger than the limit of %zu bytes", max_size);
+  }
+  buf[n] = '\0';
+  *out = steal_pointer(&buf);
+  if (len)
+    *len = n;
+  return 0;
+}
+
+int veil_read_file(const char *path, size_t max_size, char **out, size_t *len, veil_error_t *err)
+{
+  cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return veil_error_errno(err, "open `%s`", path);
+  if (veil_read_fd_all(fd, max_size, out, len, err) < 0)
+    return veil_error_wrap(err, "read `%s`", path);
+  return 0;
+}
+
+int veil_write_all(int fd, const void *data, size_t len, veil_error_t *err)
+{
+  const char *p = data;
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return veil_error_errno(err, "write");
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+int veil_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                           veil_error_t *err)
+{
+  cleanup_free char *tmp = NULL;
+  if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+    return veil_error_make(err, ENOMEM, "out of memory");
+  cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0)
+    return veil_error_errno(err, "create `%s`", tmp);
+  if (veil_write_all(fd, data, len, err) < 0 || fsync(fd) < 0) {
+    if (err && *err == NULL)
+      veil_error_errno(err, "fsync");
+    unlink(tmp);
+    return veil_error_wrap(err, "write `%s`", tmp);
+  }
+  if (rename(tmp, path) < 0) {
+    veil_error_errno(err, "rename `%s` to `%s`", tmp, path);
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+int veil_mkdir_p(const char *path, mode_t mode, veil_error_t *err)
+{
+  cleanup_free char *copy = strdup(path);
+  if (copy == NULL)
+    return veil_error_make(err, ENOMEM, "out of memory");
+  for (char *p = copy + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(copy, mode) < 0 && errno != EEXIST)
+      return veil_error_errno(err, "mkdir `%s`", copy);
+    *p = '/';
+  }
+  if (mkdir(copy, mode) < 0 && errno != EEXIST)
+    return veil_error_errno(err, "mkdir `%s`", copy);
+  return 0;
+}
+
+static int remove_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  if (remove(p) < 0 && errno != ENOENT)
+    return -1;
+  return 0;
+}
+
+int veil_remove_tree(const char *path, veil_error_t *err)
+{
+  struct stat st;
+  if (lstat(path, &st) < 0) {
+    if (errno == ENOENT)
+      return 0;
+    return veil_error_errno(err, "stat `%s`", path);
+  }
+  if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
+    return veil_error_errno(err, "remove `%s`", path);
+  return 0;
+}

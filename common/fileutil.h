@@ -1,0 +1,25 @@
+/* Small file helpers shared by every component. */
+#ifndef VEIL_COMMON_FILEUTIL_H
+#define VEIL_COMMON_FILEUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* Read a whole file, refusing files larger than max_size (E2BIG).
+ * *out is NUL-terminated (not counted in *len). */
+int veil_read_file(const char *path, size_t max_size, char **out, size_t *len, veil_error_t *err);
+/* Read from an open fd until EOF, bounded the same way. */
+int veil_read_fd_all(int fd, size_t max_size, char **out, size_t *len, veil_error_t *err);
+/* Write a file atomically (temp file in the same directory + rename). */
+int veil_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                           veil_error_t *err);
+/* mkdir -p with the given mode for created directories. */
+int veil_mkdir_p(const char *path, mode_t mode, veil_error_t *err);
+/* rm -rf without following symlinks; a missing path is not an error. */
+int veil_remove_tree(const char *path, veil_error_t *err);
+/* write() all bytes, retrying on EINTR/partial writes. */
+int veil_write_all(int fd, const void *data, size_t len, veil_error_t *err);
+
+#endif
