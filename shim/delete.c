@@ -1,0 +1,53 @@
+/* `delete`: runs after every task delete (and after a shim crash). It must be idempotent,
+ * fast (containerd gives it 5 s) and must not tear down a VM that a live shim still serves.
+ * It unmounts the bundle's rootfs and, if the server of this sandbox is gone, kills the
+ * VMM it left behind and removes the sandbox state. Prints a DeleteResponse. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "github.com/containerd/containerd/runtime/v2/task/shim.pb-c.h"
+#include "shim/commands.h"
+#include "shim/state_dir.h"
+
+int shim_cmd_delete(const struct shim_args *args)
+{
+  cleanup_error veil_error_t err = NULL;
+  char cwd[PATH_MAX], path[PATH_MAX + 16];
+  const char *bundle = args->bundle;
+  if (bundle == NULL)
+    bundle = getcwd(cwd, sizeof(cwd)) ? cwd : ".";
+
+  snprintf(path, sizeof(path), "%s/rootfs", bundle);
+  if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+    log_warn("delete %s: unmount %s: %s", args->id, path, strerror(errno));
+
+  if (shim_state_reap_orphan(args->id, &err) < 0)
+    log_error("delete %s: %s", args->id, err->msg);
+
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+  ts.seconds = now.tv_sec;
+  ts.nanos = (int32_t)now.tv_nsec;
+  Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+  resp.exit_status = 128 + SIGKILL;
+  resp.exited_at = &ts;
+  size_t len = containerd__task__v2__delete_response__get_packed_size(&resp);
+  cleanup_free uint8_t *buf = malloc(len ? len : 1);
+  if (buf == NULL)
+    return 1;
+  containerd__task__v2__delete_response__pack(&resp, buf);
+  if (veil_write_all(1, buf, len, &err) < 0)
+    return 1;
+  return 0;
+}

@@ -1,0 +1,344 @@
+/* The pod's VM: boot it on the first Create, reach the agent, CreateSandbox; watch the
+ * VMM; tear it all down when the last container goes. A failed boot leaves nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.pb-c.h"
+#include "common/cleanup.h"
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "github.com/containerd/containerd/api/events/task.pb-c.h"
+#include "health.pb-c.h"
+#include "shim/bundle.h"
+#include "shim/events.h"
+#include "shim/sandbox_extras.h"
+#include "shim/shim.h"
+#include "shim/state_dir.h"
+#include "shim/timeutil.h"
+
+#define SHARE_TAG "veilshared"
+#define CONSOLE_TAIL_BYTES 1500
+
+static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool shim_sandbox_has_shared_fs(const struct shim *s)
+{
+  const struct veil_config *c = s->sandbox.config;
+  return c && c->shared_fs && strcmp(c->shared_fs, "none") != 0;
+}
+
+/* The last bytes of the guest console, to explain a VM that never reached its agent. */
+static char *console_tail(struct veil_vm *vm)
+{
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/console.log", veil_vm_run_dir(vm));
+  cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return strdup("(no console log)");
+  off_t end = lseek(fd, 0, SEEK_END);
+  off_t from = end > CONSOLE_TAIL_BYTES ? end - CONSOLE_TAIL_BYTES : 0;
+  char *buf = calloc(1, CONSOLE_TAIL_BYTES + 1);
+  if (buf == NULL)
+    return NULL;
+  ssize_t n = pread(fd, buf, CONSOLE_TAIL_BYTES, from);
+  buf[n > 0 ? n : 0] = '\0';
+  return buf;
+}
+
+static int agent_check(ttrpc_client *c, int timeout_ms, veil_error_t *err)
+{
+  Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
+  uint8_t buf[64];
+  size_t len = grpc__check_request__pack(&req, buf);
+  cleanup_free uint8_t *out = NULL;
+  size_t out_len = 0;
+  if (ttrpc_client_call(c, "grpc.Health", "Check", buf, len, (int64_t)timeout_ms * 1000000LL,
+                        NULL, 0, &out, &out_len, err) < 0)
+    return -1;
+  Grpc__HealthCheckResponse *r = grpc__health_check_response__unpack(NULL, out_len, out);
+  if (r == NULL)
+    return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "malformed Check response");
+  int serving = r->status == GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+  grpc__health_check_response__free_unpacked(r, NULL);
+  return serving ? 0 : veil_error_grpc(err, VEIL_GRPC_UNAVAILABLE, "agent not serving");
+}
+
+/* Dial the agent until it answers Check, the VM dies, or the dial timeout passes. */
+static ttrpc_client *dial_agent(struct veil_vm *vm, unsigned timeout_s, veil_error_t *err)
+{
+  uint64_t deadline = veil_mono_ms() + (uint64_t)timeout_s * 1000;
+  const char *address = veil_vm_agent_address(vm);
+  cleanup_error veil_error_t last = NULL;
+  while (veil_mono_ms() < deadline) {
+    int status;
+    if (veil_vm_exited(vm, &status)) {
+      cleanup_free char *tail = console_tail(vm);
+      veil_error_make(err, ECHILD, "the VM exited (status %d) before its agent answered; "
+                      "guest console tail:\n%s", status, tail ? tail : "");
+      return NULL;
+    }
+    veil_error_release(&last);
+    int fd = ttrpc_dial(address, 1000, &last);
+    if (fd >= 0) {
+      ttrpc_client *c = ttrpc_client_new(fd, &last);
+      if (c && agent_check(c, 1000, &last) == 0)
+        return c;
+      if (c)
+        ttrpc_client_free(c);
+    }
+    usleep(100 * 1000);
+  }
+  cleanup_free char *tail = console_tail(vm);
+  veil_error_make(err, ETIMEDOUT,
+                  "the agent at %s did not answer within the dial timeout of %u s (last error: "
+                  "%s); check the guest kernel/initrd in the runtime config; guest console "
+                  "tail:\n%s",
+                  address, timeout_s, last ? last->msg : "none", tail ? tail : "");
+  return NULL;
+}
+
+static void *vm_monitor(void *arg)
+{
+  struct shim *s = arg;
+  int fd = veil_vm_exit_fd(s->sandbox.vm);
+  for (;;) {
+    struct pollfd pf = {fd, POLLIN, 0};
+    int r = poll(&pf, 1, 500);
+    if (r < 0 && errno != EINTR)
+      break;
+    pthread_mutex_lock(&s->lock);
+    bool destroyed = s->sandbox.destroyed;
+    pthread_mutex_unlock(&s->lock);
+    if (destroyed)
+      return NULL;
+    if (r > 0)
+      break;
+  }
+  int status = 0;
+  veil_vm_exited(s->sandbox.vm, &status);
+  pthread_mutex_lock(&s->lock);
+  if (!s->sandbox.destroyed) {
+    log_error("sandbox %s: the VM exited unexpectedly (wait status %d): failing every task",
+              s->sandbox.id, status);
+    s->sandbox.vm_gone = true;
+    if (s->sandbox.agent)
+      ttrpc_client_close(s->sandbox.agent); /* pending agent calls fail → TaskExit */
+    for (struct shim_container *c = s->containers; c; c = c->next) {
+      if (c->init && !c->init->waiter_started && !c->init->exited)
+        shim_process_mark_exited(s, c->init, 255);
+      for (struct shim_process *p = c->execs; p; p = p->next)
+        if (!p->waiter_started && !p->exited && p->started)
+          shim_process_mark_exited(s, p, 255);
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+  return NULL;
+}
+
+static void *oom_watcher(void *arg)
+{
+  struct shim *s = arg;
+  for (;;) {
+    cleanup_error veil_error_t err = NULL;
+    Grpc__GetOOMEventRequest req = GRPC__GET_OOMEVENT_REQUEST__INIT;
+    Grpc__OOMEvent *ev = NULL;
+    if (shim_agent_call(s, "GetOOMEvent", &req.base, &grpc__oomevent__descriptor, 0,
+                        (ProtobufCMessage **)&ev, &err) < 0)
+      break; /* Unimplemented, or the agent is gone */
+    Containerd__Events__TaskOOM oom = CONTAINERD__EVENTS__TASK_OOM__INIT;
+    oom.container_id = ev->container_id;
+    shim_events_publish(s->events, "/tasks/oom", &oom.base);
+    protobuf_c_message_free_unpacked(&ev->base, NULL);
+  }
+  return NULL;
+}
+
+static int create_sandbox_rpc(struct shim *s, const json_t *spec, veil_error_t *err)
+{
+  Grpc__CreateSandboxRequest req = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+  Grpc__Storage share = GRPC__STORAGE__INIT;
+  Grpc__Storage *storages[1] = {&share};
+  char *share_opts[] = {"trans=virtio", "version=9p2000.L", "msize=524288"};
+  json_t *hostname = json_object_get(spec, "hostname");
+  req.hostname = json_is_string(hostname) ? (char *)json_string_value(hostname) : "";
+  req.sandbox_id = s->sandbox.id;
+  if (shim_sandbox_has_shared_fs(s)) {
+    bool virtiofs = strcmp(s->sandbox.config->shared_fs, "virtio-fs") == 0;
+    share.driver = virtiofs ? "virtio-fs" : "9p";
+    share.source = SHARE_TAG;
+    share.fstype = virtiofs ? "virtiofs" : "9p";
+    share.options = virtiofs ? NULL : share_opts;
+    share.n_options = virtiofs ? 0 : 3;
+    share.mount_point = GUEST_SHARED_DIR;
+    req.storages = storages;
+    req.n_storages = 1;
+  }
+  return shim_agent_call(s, "CreateSandbox", &req.base, NULL, 60000, NULL, err);
+}
+
+static void boot_cleanup(struct shim *s)
+{
+  struct shim_sandbox *sb = &s->sandbox;
+  if (sb->agent)
+    ttrpc_client_free(sb->agent);
+  sb->agent = NULL;
+  if (sb->monitor_started) {
+    sb->destroyed = true;
+    pthread_join(sb->monitor_thread, NULL);
+    sb->monitor_started = false;
+    sb->destroyed = false;
+  }
+  veil_vm_free(sb->vm);
+  sb->vm = NULL;
+  if (sb->state_dir[0]) {
+    cleanup_error veil_error_t err = NULL;
+    if (shim_state_dir_remove(sb->state_dir, &err) < 0)
+      log_warn("remove %s: %s", sb->state_dir, err->msg);
+    sb->state_dir[0] = '\0';
+  }
+  veil_config_free(sb->config);
+  sb->config = NULL;
+}
+
+static int boot(struct shim *s, const char *id, const json_t *spec, const char *cfg_path_opt,
+                veil_error_t *err)
+{
+  struct shim_sandbox *sb = &s->sandbox;
+  cleanup_free char *cfg_path = NULL;
+  if (veil_config_resolve_path(cfg_path_opt, &cfg_path, err) < 0 ||
+      veil_config_load(cfg_path, &sb->config, err) < 0) {
+    veil_error_wrap(err, "runtime config");
+    if (err && *err)
+      (*err)->grpc_code = VEIL_GRPC_INVALID_ARGUMENT;
+    return -1;
+  }
+  if (sb->id == NULL && (sb->id = strdup(id)) == NULL)
+    return veil_error_make(err, ENOMEM, "out of memory");
+  if (shim_state_dir_create(id, sb->state_dir, sizeof(sb->state_dir), err) < 0 ||
+      shim_state_write_pid(sb->state_dir, "shim.pid", getpid(), err) < 0)
+    goto fail;
+
+  char shared[PATH_MAX];
+  snprintf(shared, sizeof(shared), "%s/shared", sb->state_dir);
+  struct veil_vm_share share = {SHARE_TAG, shared, false};
+  struct sandbox_extras extras;
+  if (shim_sandbox_extras_prepare(s, spec, &extras, err) < 0)
+    goto fail;
+  struct veil_vm_spec vs = {
+      .config = sb->config,
+      .id = id,
+      .shares = shim_sandbox_has_shared_fs(s) ? &share : NULL,
+      .n_shares = shim_sandbox_has_shared_fs(s) ? 1 : 0,
+      .disks = extras.disks,
+      .n_disks = extras.n_disks,
+      .initdata_digest = extras.initdata_digest_len ? extras.initdata_digest : NULL,
+      .initdata_digest_len = extras.initdata_digest_len,
+  };
+  if (vs.n_shares && mkdir(shared, 0755) < 0 && errno != EEXIST) {
+    veil_error_errno(err, "mkdir `%s`", shared);
+    goto fail;
+  }
+  log_info("sandbox %s: booting a %s VM (config %s)", id, veil_profile_name(sb->config->profile),
+           cfg_path);
+  if (veil_vm_start(&vs, &sb->vm, err) < 0) {
+    veil_error_wrap(err, "boot the VM of sandbox %s", id);
+    goto fail;
+  }
+  if (shim_state_write_pid(sb->state_dir, "vmm.pid", veil_vm_pid(sb->vm), err) < 0)
+    goto fail;
+  shim_sandbox_extras_record_measurement(s, &extras);
+  if (pthread_create(&sb->monitor_thread, NULL, vm_monitor, s) != 0) {
+    veil_error_make(err, EAGAIN, "start the VM monitor");
+    goto fail;
+  }
+  sb->monitor_started = true;
+
+  ttrpc_client *agent = dial_agent(sb->vm, sb->config->dial_timeout_s, err);
+  if (agent == NULL) {
+    veil_error_wrap(err, "sandbox %s", id);
+    goto fail;
+  }
+  pthread_mutex_lock(&s->lock);
+  sb->agent = agent;
+  pthread_mutex_unlock(&s->lock);
+  if (create_sandbox_rpc(s, spec, err) < 0) {
+    veil_error_wrap(err, "sandbox %s", id);
+    goto fail;
+  }
+  if (pthread_create(&sb->oom_thread, NULL, oom_watcher, s) == 0)
+    sb->oom_started = true;
+  log_info("sandbox %s: ready (VMM pid %d, agent %s)", id, (int)veil_vm_pid(sb->vm),
+           veil_vm_agent_address(sb->vm));
+  pthread_mutex_lock(&s->lock);
+  sb->ready = true;
+  pthread_mutex_unlock(&s->lock);
+  return 0;
+
+fail:
+  boot_cleanup(s);
+  return -1;
+}
+
+int shim_sandbox_ensure(struct shim *s, const char *id, const json_t *spec,
+                        const char *options_config_path, veil_error_t *err)
+{
+  pthread_mutex_lock(&boot_lock);
+  int r = 0;
+  if (s->sandbox.vm_gone || s->sandbox.destroyed)
+    r = veil_error_grpc(err, VEIL_GRPC_FAILED_PRECONDITION,
+                        "sandbox %s: its VM is gone; delete the sandbox and create a new one",
+                        s->sandbox.id ? s->sandbox.id : id);
+  else if (!s->sandbox.ready)
+    r = boot(s, id, spec, options_config_path, err);
+  else if (strcmp(s->sandbox.id, id) != 0)
+    r = veil_error_make(err, EINVAL, "container belongs to sandbox %s but this shim serves %s",
+                        id, s->sandbox.id);
+  pthread_mutex_unlock(&boot_lock);
+  return r;
+}
+
+void shim_sandbox_destroy(struct shim *s)
+{
+  pthread_mutex_lock(&boot_lock);
+  struct shim_sandbox *sb = &s->sandbox;
+  if (sb->vm == NULL || sb->destroyed) {
+    pthread_mutex_unlock(&boot_lock);
+    return;
+  }
+  log_info("sandbox %s: destroying", sb->id);
+  if (!sb->vm_gone) {
+    cleanup_error veil_error_t err = NULL;
+    Grpc__DestroySandboxRequest req = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
+    if (shim_agent_call(s, "DestroySandbox", &req.base, NULL, 5000, NULL, &err) < 0)
+      log_warn("sandbox %s: %s", sb->id, err->msg);
+  }
+  pthread_mutex_lock(&s->lock);
+  sb->destroyed = true;
+  sb->ready = false;
+  if (sb->agent)
+    ttrpc_client_close(sb->agent);
+  pthread_mutex_unlock(&s->lock);
+  cleanup_error veil_error_t err = NULL;
+  if (!sb->vm_gone && veil_vm_stop(sb->vm, 5000, &err) < 0)
+    log_warn("sandbox %s: stop VM: %s", sb->id, err->msg);
+  veil_vm_kill(sb->vm);
+  if (sb->monitor_started)
+    pthread_join(sb->monitor_thread, NULL);
+  sb->monitor_started = false;
+  if (sb->oom_started)
+    pthread_join(sb->oom_thread, NULL);
+  sb->oom_started = false;
+  veil_vm_free(sb->vm);
+  sb->vm = NULL;
+  if (sb->state_dir[0] && shim_state_dir_remove(sb->state_dir, &err) < 0)
+    log_warn("remove %s: %s", sb->state_dir, err->msg);
+  sb->state_dir[0] = '\0';
+  pthread_mutex_unlock(&boot_lock);
+}

@@ -1,0 +1,119 @@
+/* The shim server's model: one sandbox (VM + agent) per shim, its containers, and their
+ * processes (the init process and execs). One mutex guards the model; blocking agent calls
+ * (WaitProcess, ReadStdout, ...) are made without it from per-process threads, so one
+ * blocked call never holds up another RPC. */
+#ifndef VEIL_SHIM_SHIM_H
+#define VEIL_SHIM_SHIM_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "hypervisor/config.h"
+#include "hypervisor/vm.h"
+#include "shim/args.h"
+#include "shim/spec.h"
+#include "ttrpc/ttrpc.h"
+
+struct shim_events;
+struct shim_container;
+
+enum shim_proc_status {
+  PROC_CREATED = 1, /* values = containerd.v1.types.Status */
+  PROC_RUNNING = 2,
+  PROC_STOPPED = 3,
+  PROC_PAUSED = 4,
+};
+
+struct shim_process {
+  struct shim_container *container;
+  char *exec_id;         /* containerd's: "" for the init process */
+  char *agent_exec_id;   /* the agent's: container id for init, a fresh id for execs */
+  bool terminal;
+  char *stdin_path, *stdout_path, *stderr_path;
+  Grpc__Process *exec_process; /* execs: the OCI process to run */
+  enum shim_proc_status status;
+  bool started;
+  bool exited;
+  uint32_t exit_status;
+  struct timespec exited_at;
+  pthread_cond_t exited_cond;
+  /* stdio pumps and the waiter, joined when the process is deleted */
+  pthread_t stdout_thread, stderr_thread, stdin_thread, waiter_thread;
+  bool stdout_started, stderr_started, stdin_started, waiter_started;
+  int stdin_wake[2];     /* pipe: CloseIO / delete wakes the stdin pump */
+  bool stdin_close_requested;
+  struct shim_process *next;
+};
+
+struct shim_container {
+  char *id;
+  char *bundle;
+  bool is_sandbox_container; /* CRI pause container, or a `ctr run` container */
+  bool rootfs_mounted;       /* we mounted CreateTaskRequest.rootfs on <bundle>/rootfs */
+  char **shared_mounts;      /* bind mounts we made under the share (to undo), NULL-terminated */
+  struct shim_process *init;
+  struct shim_process *execs;
+  struct shim_container *next;
+};
+
+struct shim_sandbox {
+  char *id;
+  char state_dir[512];
+  struct veil_config *config;
+  struct veil_vm *vm;
+  ttrpc_client *agent;
+  bool ready;       /* VM booted, agent answered, CreateSandbox done */
+  bool vm_gone;     /* the VMM exited */
+  bool destroyed;
+  pthread_t monitor_thread, oom_thread;
+  bool monitor_started, oom_started;
+};
+
+struct shim {
+  struct shim_args args;
+  char *bundle;
+  const char *ttrpc_address;
+  char *options_config_path; /* from `start`'s stdin */
+  pthread_mutex_t lock;
+  struct shim_sandbox sandbox;
+  struct shim_container *containers;
+  struct shim_events *events;
+  ttrpc_server *server;
+  bool shutting_down;
+};
+
+extern struct shim *the_shim;
+
+/* sandbox.c */
+int shim_sandbox_ensure(struct shim *s, const char *id, const json_t *spec,
+                        const char *options_config_path, veil_error_t *err);
+void shim_sandbox_destroy(struct shim *s);
+bool shim_sandbox_has_shared_fs(const struct shim *s);
+
+/* agent.c: typed calls to the guest agent (bounded responses) */
+int shim_agent_call(struct shim *s, const char *method, const ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *resp_desc, int64_t timeout_ms,
+                    ProtobufCMessage **resp, veil_error_t *err);
+
+/* container.c */
+struct shim_container *shim_find_container(struct shim *s, const char *id);
+struct shim_process *shim_find_process(struct shim *s, const char *id, const char *exec_id,
+                                       veil_error_t *err);
+
+/* process.c */
+struct shim_process *shim_process_new(struct shim_container *c, const char *exec_id,
+                                      const char *agent_exec_id, bool terminal,
+                                      const char *in, const char *out, const char *errp);
+int shim_process_start_io(struct shim *s, struct shim_process *p, veil_error_t *err);
+void shim_process_mark_exited(struct shim *s, struct shim_process *p, uint32_t status);
+void shim_process_free(struct shim_process *p);
+/* Wake and join the threads of an exited process (call without the lock). */
+void shim_process_join(struct shim_process *p);
+/* CloseIO: end the stdin stream (the pump sends CloseStdin). */
+void shim_process_close_stdin(struct shim_process *p);
+
+#endif
