@@ -31,6 +31,7 @@ int shim_cmd_delete(const struct shim_args *args)
   if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
     log_warn("delete %s: unmount %s: %s", args->id, path, strerror(errno));
 
+  shim_state_set_scope(args->address, args->namespace_);
   if (shim_state_reap_orphan(args->id, &err) < 0)
     log_error("delete %s: %s", args->id, err->msg);
 

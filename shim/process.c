@@ -79,7 +79,7 @@ static void *output_pump(void *arg)
   struct shim *s = a->shim;
   struct shim_process *p = a->proc;
   const char *path = a->is_stderr ? p->stderr_path : p->stdout_path;
-  const char *method = a->is_stderr ? "ReadStderr" : "ReadStdout";
+  bool a_is_stderr = a->is_stderr;
   free(a);
 
   /* O_RDWR never blocks on a fifo and keeps it open even if the reader goes away. */
@@ -94,8 +94,10 @@ static void *output_pump(void *arg)
     req.exec_id = p->agent_exec_id;
     req.len = STDIO_CHUNK;
     Grpc__ReadStreamResponse *resp = NULL;
-    if (shim_agent_call(s, method, &req.base, &grpc__read_stream_response__descriptor, 0,
-                        (ProtobufCMessage **)&resp, &err) < 0) {
+    veil_agent *agent = shim_agent(s, &err);
+    if (agent == NULL ||
+        (a_is_stderr ? veil_agent_read_stderr(agent, &req, &resp, &err)
+                     : veil_agent_read_stdout(agent, &req, &resp, &err)) < 0) {
       if (veil_error_grpc_code(err) != VEIL_GRPC_UNAVAILABLE)
         log_warn("container %s exec %s: %s", p->container->id, p->exec_id, err->msg);
       break;
@@ -129,8 +131,8 @@ static int write_stdin_all(struct shim *s, struct shim_process *p, const uint8_t
     req.data.data = (uint8_t *)buf;
     req.data.len = n;
     Grpc__WriteStreamResponse *resp = NULL;
-    if (shim_agent_call(s, "WriteStdin", &req.base, &grpc__write_stream_response__descriptor, 0,
-                        (ProtobufCMessage **)&resp, &err) < 0) {
+    veil_agent *agent = shim_agent(s, &err);
+    if (agent == NULL || veil_agent_write_stdin(agent, &req, &resp, &err) < 0) {
       log_warn("container %s exec %s: %s", p->container->id, p->exec_id, err->msg);
       return -1;
     }
@@ -147,8 +149,9 @@ static int write_stdin_all(struct shim *s, struct shim_process *p, const uint8_t
 }
 
 /* Input: the stdin fifo → WriteStdin; EOF or CloseIO → CloseStdin.
- * The blocking open waits for containerd's writer; shim_process_close_stdin() unblocks it
- * by opening the write end itself. */
+ * The fifo is opened non-blocking: containerd may never open (or may remove) its write end,
+ * and a blocking open could then never be interrupted. A fifo opened this way reports
+ * POLLHUP only after a writer has come and gone, so an absent writer is not EOF. */
 static void *stdin_pump(void *arg)
 {
   struct pump_arg *a = arg;
@@ -156,7 +159,7 @@ static void *stdin_pump(void *arg)
   struct shim_process *p = a->proc;
   free(a);
 
-  cleanup_close int fd = open(p->stdin_path, O_RDONLY | O_CLOEXEC);
+  cleanup_close int fd = open(p->stdin_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
     log_warn("container %s: open %s: %s", p->container->id, p->stdin_path, strerror(errno));
   uint8_t buf[STDIO_CHUNK];
@@ -169,6 +172,8 @@ static void *stdin_pump(void *arg)
     }
     if (pf[1].revents)
       break; /* CloseIO or teardown */
+    if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+      continue;
     ssize_t r = read(fd, buf, sizeof(buf));
     if (r < 0 && (errno == EINTR || errno == EAGAIN))
       continue;
@@ -181,7 +186,8 @@ static void *stdin_pump(void *arg)
   Grpc__CloseStdinRequest req = GRPC__CLOSE_STDIN_REQUEST__INIT;
   req.container_id = p->container->id;
   req.exec_id = p->agent_exec_id;
-  if (shim_agent_call(s, "CloseStdin", &req.base, NULL, 10000, NULL, &err) < 0 &&
+  veil_agent *agent = shim_agent(s, &err);
+  if ((agent == NULL || veil_agent_close_stdin(agent, &req, &err) < 0) &&
       veil_error_grpc_code(err) != VEIL_GRPC_UNAVAILABLE)
     log_debug("container %s: %s", p->container->id, err->msg);
   return NULL;
@@ -192,11 +198,6 @@ void shim_process_close_stdin(struct shim_process *p)
   if (p->stdin_wake[1] >= 0) {
     ssize_t w = write(p->stdin_wake[1], "x", 1);
     (void)w;
-  }
-  if (p->stdin_path[0]) {
-    int w = open(p->stdin_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (w >= 0)
-      close(w);
   }
 }
 
@@ -235,8 +236,8 @@ static void *waiter(void *arg)
   req.exec_id = p->agent_exec_id;
   Grpc__WaitProcessResponse *resp = NULL;
   uint32_t status = EXIT_STATUS_UNKNOWN;
-  if (shim_agent_call(s, "WaitProcess", &req.base, &grpc__wait_process_response__descriptor, 0,
-                      (ProtobufCMessage **)&resp, &err) == 0) {
+  veil_agent *agent = shim_agent(s, &err);
+  if (agent && veil_agent_wait_process(agent, &req, &resp, &err) == 0) {
     if (resp->status >= 0 && resp->status <= 255)
       status = (uint32_t)resp->status;
     protobuf_c_message_free_unpacked(&resp->base, NULL);

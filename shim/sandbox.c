@@ -52,55 +52,28 @@ static char *console_tail(struct veil_vm *vm)
   return buf;
 }
 
-static int agent_check(ttrpc_client *c, int timeout_ms, veil_error_t *err)
+static bool vm_alive(void *user)
 {
-  Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
-  uint8_t buf[64];
-  size_t len = grpc__check_request__pack(&req, buf);
-  cleanup_free uint8_t *out = NULL;
-  size_t out_len = 0;
-  if (ttrpc_client_call(c, "grpc.Health", "Check", buf, len, (int64_t)timeout_ms * 1000000LL,
-                        NULL, 0, &out, &out_len, err) < 0)
-    return -1;
-  Grpc__HealthCheckResponse *r = grpc__health_check_response__unpack(NULL, out_len, out);
-  if (r == NULL)
-    return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "malformed Check response");
-  int serving = r->status == GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
-  grpc__health_check_response__free_unpacked(r, NULL);
-  return serving ? 0 : veil_error_grpc(err, VEIL_GRPC_UNAVAILABLE, "agent not serving");
+  int status;
+  return !veil_vm_exited(user, &status);
 }
 
-/* Dial the agent until it answers Check, the VM dies, or the dial timeout passes. */
-static ttrpc_client *dial_agent(struct veil_vm *vm, unsigned timeout_s, veil_error_t *err)
+/* Wait for the agent to answer Check; fail fast, with the console tail, if the VM dies. */
+static veil_agent *dial_agent(struct veil_vm *vm, unsigned timeout_s, veil_error_t *err)
 {
-  uint64_t deadline = veil_mono_ms() + (uint64_t)timeout_s * 1000;
-  const char *address = veil_vm_agent_address(vm);
-  cleanup_error veil_error_t last = NULL;
-  while (veil_mono_ms() < deadline) {
-    int status;
-    if (veil_vm_exited(vm, &status)) {
-      cleanup_free char *tail = console_tail(vm);
-      veil_error_make(err, ECHILD, "the VM exited (status %d) before its agent answered; "
-                      "guest console tail:\n%s", status, tail ? tail : "");
-      return NULL;
-    }
-    veil_error_release(&last);
-    int fd = ttrpc_dial(address, 1000, &last);
-    if (fd >= 0) {
-      ttrpc_client *c = ttrpc_client_new(fd, &last);
-      if (c && agent_check(c, 1000, &last) == 0)
-        return c;
-      if (c)
-        ttrpc_client_free(c);
-    }
-    usleep(100 * 1000);
-  }
+  veil_agent *a = veil_agent_dial_ready(veil_vm_agent_address(vm), (int)timeout_s * 1000,
+                                        vm_alive, vm, err);
+  if (a)
+    return a;
+  int status = 0;
   cleanup_free char *tail = console_tail(vm);
-  veil_error_make(err, ETIMEDOUT,
-                  "the agent at %s did not answer within the dial timeout of %u s (last error: "
-                  "%s); check the guest kernel/initrd in the runtime config; guest console "
-                  "tail:\n%s",
-                  address, timeout_s, last ? last->msg : "none", tail ? tail : "");
+  if (veil_vm_exited(vm, &status))
+    veil_error_wrap(err, "the VM exited (wait status %d) before its agent answered; guest "
+                    "console tail:\n%s\n", status, tail ? tail : "");
+  else
+    veil_error_wrap(err, "the agent did not answer within the dial timeout of %u s (check the "
+                    "guest kernel/initrd of the runtime config); guest console tail:\n%s\n",
+                    timeout_s, tail ? tail : "");
   return NULL;
 }
 
@@ -129,7 +102,7 @@ static void *vm_monitor(void *arg)
               s->sandbox.id, status);
     s->sandbox.vm_gone = true;
     if (s->sandbox.agent)
-      ttrpc_client_close(s->sandbox.agent); /* pending agent calls fail → TaskExit */
+      veil_agent_close(s->sandbox.agent); /* pending agent calls fail → TaskExit */
     for (struct shim_container *c = s->containers; c; c = c->next) {
       if (c->init && !c->init->waiter_started && !c->init->exited)
         shim_process_mark_exited(s, c->init, 255);
@@ -149,8 +122,7 @@ static void *oom_watcher(void *arg)
     cleanup_error veil_error_t err = NULL;
     Grpc__GetOOMEventRequest req = GRPC__GET_OOMEVENT_REQUEST__INIT;
     Grpc__OOMEvent *ev = NULL;
-    if (shim_agent_call(s, "GetOOMEvent", &req.base, &grpc__oomevent__descriptor, 0,
-                        (ProtobufCMessage **)&ev, &err) < 0)
+    if (SHIM_AGENT_CALL(s, &err, veil_agent_get_oom_event, &req, &ev) < 0)
       break; /* Unimplemented, or the agent is gone */
     Containerd__Events__TaskOOM oom = CONTAINERD__EVENTS__TASK_OOM__INIT;
     oom.container_id = ev->container_id;
@@ -180,14 +152,14 @@ static int create_sandbox_rpc(struct shim *s, const json_t *spec, veil_error_t *
     req.storages = storages;
     req.n_storages = 1;
   }
-  return shim_agent_call(s, "CreateSandbox", &req.base, NULL, 60000, NULL, err);
+  return SHIM_AGENT_CALL(s, err, veil_agent_create_sandbox, &req);
 }
 
 static void boot_cleanup(struct shim *s)
 {
   struct shim_sandbox *sb = &s->sandbox;
   if (sb->agent)
-    ttrpc_client_free(sb->agent);
+    veil_agent_free(sb->agent);
   sb->agent = NULL;
   if (sb->monitor_started) {
     sb->destroyed = true;
@@ -260,7 +232,7 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
   }
   sb->monitor_started = true;
 
-  ttrpc_client *agent = dial_agent(sb->vm, sb->config->dial_timeout_s, err);
+  veil_agent *agent = dial_agent(sb->vm, sb->config->dial_timeout_s, err);
   if (agent == NULL) {
     veil_error_wrap(err, "sandbox %s", id);
     goto fail;
@@ -316,14 +288,14 @@ void shim_sandbox_destroy(struct shim *s)
   if (!sb->vm_gone) {
     cleanup_error veil_error_t err = NULL;
     Grpc__DestroySandboxRequest req = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
-    if (shim_agent_call(s, "DestroySandbox", &req.base, NULL, 5000, NULL, &err) < 0)
+    if (SHIM_AGENT_CALL(s, &err, veil_agent_destroy_sandbox, &req) < 0)
       log_warn("sandbox %s: %s", sb->id, err->msg);
   }
   pthread_mutex_lock(&s->lock);
   sb->destroyed = true;
   sb->ready = false;
   if (sb->agent)
-    ttrpc_client_close(sb->agent);
+    veil_agent_close(sb->agent);
   pthread_mutex_unlock(&s->lock);
   cleanup_error veil_error_t err = NULL;
   if (!sb->vm_gone && veil_vm_stop(sb->vm, 5000, &err) < 0)

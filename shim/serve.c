@@ -19,6 +19,7 @@
 #include "shim/commands.h"
 #include "shim/events.h"
 #include "shim/shim.h"
+#include "shim/state_dir.h"
 #include "shim/task_service.h"
 
 struct shim *the_shim;
@@ -68,6 +69,7 @@ int shim_cmd_serve(const struct shim_args *args)
   sigaction(SIGINT, &sa, NULL);
 
   shim.args = *args;
+  shim_state_set_scope(args->address, args->namespace_);
   pthread_mutex_init(&shim.lock, NULL);
   shim.ttrpc_address = getenv("TTRPC_ADDRESS");
   const char *opt = getenv("VEIL_OPTIONS_CONFIG_PATH");

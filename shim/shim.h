@@ -17,6 +17,7 @@
 #include "shim/args.h"
 #include "shim/spec.h"
 #include "ttrpc/ttrpc.h"
+#include "vsock/agent_client.h"
 
 struct shim_events;
 struct shim_container;
@@ -65,7 +66,7 @@ struct shim_sandbox {
   char state_dir[512];
   struct veil_config *config;
   struct veil_vm *vm;
-  ttrpc_client *agent;
+  veil_agent *agent;  /* closed (never freed) while threads may use it */
   bool ready;       /* VM booted, agent answered, CreateSandbox done */
   bool vm_gone;     /* the VMM exited */
   bool destroyed;
@@ -94,10 +95,15 @@ int shim_sandbox_ensure(struct shim *s, const char *id, const json_t *spec,
 void shim_sandbox_destroy(struct shim *s);
 bool shim_sandbox_has_shared_fs(const struct shim *s);
 
-/* agent.c: typed calls to the guest agent (bounded responses) */
-int shim_agent_call(struct shim *s, const char *method, const ProtobufCMessage *req,
-                    const ProtobufCMessageDescriptor *resp_desc, int64_t timeout_ms,
-                    ProtobufCMessage **resp, veil_error_t *err);
+/* agent.c: the sandbox's agent client (vsock/agent_client.h), or Unavailable when the VM is
+ * not running. The pointer stays valid until the shim exits. */
+veil_agent *shim_agent(struct shim *s, veil_error_t *err);
+/* SHIM_AGENT_CALL(s, err, veil_agent_start_container, &req[, &resp]) */
+#define SHIM_AGENT_CALL(s, err, fn, ...)                                                       \
+  __extension__({                                                                              \
+    veil_agent *agent__ = shim_agent((s), (err));                                              \
+    agent__ ? fn(agent__, __VA_ARGS__, (err)) : -1;                                            \
+  })
 
 /* container.c */
 struct shim_container *shim_find_container(struct shim *s, const char *id);

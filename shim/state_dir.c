@@ -13,11 +13,27 @@
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/log.h"
+#include <openssl/sha.h>
+
+static char scoped_root[PATH_MAX];
+
+void shim_state_set_scope(const char *containerd_address, const char *ns)
+{
+  /* sandbox ids are unique per containerd and namespace, not per machine */
+  char joined[PATH_MAX];
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  snprintf(joined, sizeof(joined), "%s|%s", containerd_address, ns);
+  SHA256((const unsigned char *)joined, strlen(joined), d);
+  const char *r = getenv("VEIL_SHIM_STATE_ROOT");
+  snprintf(scoped_root, sizeof(scoped_root), "%s/%02x%02x%02x%02x%02x%02x",
+           r && r[0] ? r : SHIM_STATE_ROOT, d[0], d[1], d[2], d[3], d[4], d[5]);
+}
 
 static const char *state_root(void)
 {
-  const char *r = getenv("VEIL_SHIM_STATE_ROOT");
-  return r && r[0] ? r : SHIM_STATE_ROOT;
+  if (scoped_root[0] == '\0')
+    shim_state_set_scope("", "");
+  return scoped_root;
 }
 
 static int id_is_safe(const char *id)

@@ -1,4 +1,5 @@
-/* The shim's per-sandbox state directory, /run/veil-shim/<sandbox-id>/ (0700):
+/* The shim's per-sandbox state directory,
+ * /run/veil-shim/<hash(containerd address, namespace)>/<sandbox-id>/ (0700):
  *   shim.pid     the server's pid
  *   vmm.pid      the VMM's pid (to clean up after a crashed shim)
  *   shared/      dev profile: the 9p share (container rootfs binds live here)
@@ -14,6 +15,8 @@
 
 #define SHIM_STATE_ROOT "/run/veil-shim"
 
+/* Scope state to one containerd (address) and namespace: <root>/<hash>/<id>. */
+void shim_state_set_scope(const char *containerd_address, const char *ns);
 /* <root>/<id>; root NULL = SHIM_STATE_ROOT ($VEIL_SHIM_STATE_ROOT overrides). */
 int shim_state_dir_path(const char *id, char *out, size_t len, veil_error_t *err);
 int shim_state_dir_create(const char *id, char *out, size_t len, veil_error_t *err);

@@ -234,7 +234,7 @@ int shim_task_create(struct shim *s, const Containerd__Task__V2__CreateTaskReque
     cc.storages = &pull;
     cc.n_storages = 1;
   }
-  if (shim_agent_call(s, "CreateContainer", &cc.base, NULL, 60000, NULL, err) < 0)
+  if (SHIM_AGENT_CALL(s, err, veil_agent_create_container, &cc) < 0)
     goto fail;
   if (pull)
     protobuf_c_message_free_unpacked(&pull->base, NULL);
@@ -355,7 +355,7 @@ int shim_task_delete(struct shim *s, const char *id, const char *exec_id,
     cleanup_error veil_error_t rerr = NULL;
     Grpc__RemoveContainerRequest rc = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
     rc.container_id = c->id;
-    if (shim_agent_call(s, "RemoveContainer", &rc.base, NULL, 30000, NULL, &rerr) < 0)
+    if (SHIM_AGENT_CALL(s, &rerr, veil_agent_remove_container, &rc) < 0)
       log_warn("delete %s: %s", id, rerr->msg);
   }
   container_release_host(s, c);

@@ -122,13 +122,13 @@ static int h_start(void *user, const struct ttrpc_request_ctx *ctx, const uint8_
   if (is_init) {
     Grpc__StartContainerRequest sc = GRPC__START_CONTAINER_REQUEST__INIT;
     sc.container_id = r->id;
-    rc = shim_agent_call(s, "StartContainer", &sc.base, NULL, 60000, NULL, err);
+    rc = SHIM_AGENT_CALL(s, err, veil_agent_start_container, &sc);
   } else {
     Grpc__ExecProcessRequest ep = GRPC__EXEC_PROCESS_REQUEST__INIT;
     ep.container_id = r->id;
     ep.exec_id = p->agent_exec_id;
     ep.process = p->exec_process;
-    rc = shim_agent_call(s, "ExecProcess", &ep.base, NULL, 60000, NULL, err);
+    rc = SHIM_AGENT_CALL(s, err, veil_agent_exec_process, &ep);
   }
   pthread_mutex_lock(&s->lock);
   if (rc < 0) {
@@ -233,10 +233,10 @@ static int pause_resume(struct shim *s, const char *id, bool pause, veil_error_t
   if (c == NULL)
     return veil_error_grpc(err, VEIL_GRPC_NOT_FOUND, "container %s: not found", id);
   Grpc__PauseContainerRequest pr = GRPC__PAUSE_CONTAINER_REQUEST__INIT;
-  pr.container_id = (char *)id;
-  /* PauseContainerRequest and ResumeContainerRequest have the same shape */
-  if (shim_agent_call(s, pause ? "PauseContainer" : "ResumeContainer", &pr.base, NULL, 60000,
-                      NULL, err) < 0)
+  Grpc__ResumeContainerRequest rr = GRPC__RESUME_CONTAINER_REQUEST__INIT;
+  pr.container_id = rr.container_id = (char *)id;
+  if ((pause ? SHIM_AGENT_CALL(s, err, veil_agent_pause_container, &pr)
+             : SHIM_AGENT_CALL(s, err, veil_agent_resume_container, &rr)) < 0)
     return veil_error_wrap(err, "%s %s", pause ? "pause" : "resume", id);
   pthread_mutex_lock(&s->lock);
   c = shim_find_container(s, id);
@@ -311,7 +311,7 @@ static int h_kill(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t
   sp.container_id = r->id;
   sp.exec_id = agent_exec;
   sp.signal = r->signal;
-  if (shim_agent_call(s, "SignalProcess", &sp.base, NULL, 30000, NULL, err) < 0)
+  if (SHIM_AGENT_CALL(s, err, veil_agent_signal_process, &sp) < 0)
     return veil_error_wrap(err, "kill %s", r->id);
   return reply_empty(resp, resp_len);
 }
@@ -389,7 +389,7 @@ static int h_resize_pty(void *user, const struct ttrpc_request_ctx *ctx, const u
   tw.exec_id = agent_exec;
   tw.row = r->height;
   tw.column = r->width;
-  if (shim_agent_call(s, "TtyWinResize", &tw.base, NULL, 30000, NULL, err) < 0)
+  if (SHIM_AGENT_CALL(s, err, veil_agent_tty_win_resize, &tw) < 0)
     return veil_error_wrap(err, "resize %s", r->id);
   return reply_empty(resp, resp_len);
 }
@@ -434,7 +434,7 @@ static int h_update(void *user, const struct ttrpc_request_ctx *ctx, const uint8
   Grpc__UpdateContainerRequest uc = GRPC__UPDATE_CONTAINER_REQUEST__INIT;
   uc.container_id = r->id;
   uc.resources = res;
-  int rc = shim_agent_call(s, "UpdateContainer", &uc.base, NULL, 60000, NULL, err);
+  int rc = SHIM_AGENT_CALL(s, err, veil_agent_update_container, &uc);
   protobuf_c_message_free_unpacked(&res->base, NULL);
   if (rc < 0)
     return veil_error_wrap(err, "update %s", r->id);
@@ -486,8 +486,7 @@ static int h_stats(void *user, const struct ttrpc_request_ctx *ctx, const uint8_
   Grpc__StatsContainerRequest sc = GRPC__STATS_CONTAINER_REQUEST__INIT;
   sc.container_id = r->id;
   Grpc__StatsContainerResponse *st = NULL;
-  if (shim_agent_call(s, "StatsContainer", &sc.base, &grpc__stats_container_response__descriptor,
-                      30000, (ProtobufCMessage **)&st, err) < 0)
+  if (SHIM_AGENT_CALL(s, err, veil_agent_stats_container, &sc, &st) < 0)
     return veil_error_wrap(err, "stats %s", r->id);
   int rc = shim_stats_to_metrics(st, resp, resp_len, err);
   protobuf_c_message_free_unpacked(&st->base, NULL);
