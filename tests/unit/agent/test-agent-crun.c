@@ -1,0 +1,390 @@
+/* veil-agent running real containers under a real OCI runtime on this host:
+ * runc, because this host has hybrid cgroups (v1 + an empty v2 mount) and crun 1.8
+ * refuses that ("cgroups in hybrid mode not supported"); the guest (cgroup2 only)
+ * uses crun. Both take the same command lines from the agent.
+ * a busybox rootfs, stdout/stderr through ReadStdout/ReadStderr, exit codes through
+ * WaitProcess, exec, signals, duplicates. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "agent-harness.h"
+#include "common/cleanup.h"
+
+struct crun_fixture {
+  struct agent_fixture a;
+  char rootfs[PATH_MAX + 16];
+};
+
+static int setup(void **state)
+{
+  static struct crun_fixture f;
+  if (access("/usr/sbin/runc", X_OK) < 0 || access("/bin/busybox", X_OK) < 0) {
+    fprintf(stderr, "runc (package runc) and /bin/busybox (busybox-static) are required\n");
+    return -1;
+  }
+  if (fx_start_runtime(&f.a, "/usr/sbin/runc") < 0)
+    return -1;
+  snprintf(f.rootfs, sizeof(f.rootfs), "%s/rootfs", f.a.dir);
+  char p[PATH_MAX + 64];
+  veil_error_t err = NULL;
+  snprintf(p, sizeof(p), "%s/bin", f.rootfs);
+  if (veil_mkdir_p(p, 0755, &err) < 0)
+    return -1;
+  for (const char *d = "proc\0dev\0tmp\0"; *d; d += strlen(d) + 1) {
+    snprintf(p, sizeof(p), "%s/%s", f.rootfs, d);
+    mkdir(p, 0755);
+  }
+  snprintf(p, sizeof(p), "cp /bin/busybox %s/bin/busybox", f.rootfs);
+  if (system(p) != 0)
+    return -1;
+  for (const char *b = "sh\0sleep\0stty\0tty\0dd\0"; *b; b += strlen(b) + 1) {
+    snprintf(p, sizeof(p), "%s/bin/%s", f.rootfs, b);
+    if (symlink("busybox", p) < 0)
+      return -1;
+  }
+  *state = &f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  struct crun_fixture *f = *state;
+  return fx_stop(&f->a);
+}
+
+static bool with_terminal;
+static int64_t memory_limit; /* bytes, 0 = none */
+
+/* CreateContainer for `sh -c script` (with a terminal when with_terminal). */
+static int create(struct crun_fixture *f, const char *id, const char *script)
+{
+  Grpc__CreateContainerRequest c = GRPC__CREATE_CONTAINER_REQUEST__INIT;
+  c.container_id = (char *)id;
+  c.exec_id = (char *)id;
+  Grpc__Spec spec = GRPC__SPEC__INIT;
+  spec.version = "1.0.2";
+  Grpc__Process proc = GRPC__PROCESS__INIT;
+  char *args[] = { "/bin/sh", "-c", (char *)script };
+  char *env[] = { "PATH=/bin" };
+  proc.n_args = 3;
+  proc.args = args;
+  proc.n_env = 1;
+  proc.env = env;
+  proc.cwd = "/";
+  proc.terminal = with_terminal;
+  Grpc__User user = GRPC__USER__INIT;
+  proc.user = &user;
+  Grpc__Root root = GRPC__ROOT__INIT;
+  root.path = f->rootfs;
+  spec.process = &proc;
+  spec.root = &root;
+  spec.hostname = "veiltest";
+  Grpc__Mount proc_m = GRPC__MOUNT__INIT, dev_m = GRPC__MOUNT__INIT;
+  proc_m.destination = "/proc";
+  proc_m.source = "proc";
+  proc_m.type = "proc";
+  dev_m.destination = "/dev";
+  dev_m.source = "tmpfs";
+  dev_m.type = "tmpfs";
+  char *dev_opts[] = { "nosuid", "mode=755" };
+  dev_m.n_options = 2;
+  dev_m.options = dev_opts;
+  Grpc__Mount pts_m = GRPC__MOUNT__INIT;
+  pts_m.destination = "/dev/pts";
+  pts_m.source = "devpts";
+  pts_m.type = "devpts";
+  char *pts_opts[] = { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620" };
+  pts_m.n_options = 5;
+  pts_m.options = pts_opts;
+  Grpc__Mount *mounts[] = { &proc_m, &dev_m, &pts_m };
+  spec.n_mounts = 3;
+  spec.mounts = mounts;
+  Grpc__Linux lx = GRPC__LINUX__INIT;
+  Grpc__LinuxNamespace ns[4];
+  Grpc__LinuxNamespace *nsp[4];
+  const char *types[] = { "pid", "mount", "ipc", "uts" };
+  for (int i = 0; i < 4; i++) {
+    grpc__linux_namespace__init(&ns[i]);
+    ns[i].type = (char *)types[i];
+    nsp[i] = &ns[i];
+  }
+  lx.n_namespaces = 4;
+  lx.namespaces = nsp;
+  Grpc__LinuxResources res = GRPC__LINUX_RESOURCES__INIT;
+  Grpc__LinuxMemory mem = GRPC__LINUX_MEMORY__INIT;
+  if (memory_limit) {
+    mem.limit = memory_limit;
+    res.memory = &mem;
+    lx.resources = &res;
+  }
+  spec.linux = &lx;
+  c.oci = &spec;
+  return fx_call(&f->a, "CreateContainer", &c.base, NULL, NULL);
+}
+
+static int start(struct crun_fixture *f, const char *id)
+{
+  Grpc__StartContainerRequest s = GRPC__START_CONTAINER_REQUEST__INIT;
+  s.container_id = (char *)id;
+  return fx_call(&f->a, "StartContainer", &s.base, NULL, NULL);
+}
+
+/* Read a stream to EOF. */
+static char *read_all(struct crun_fixture *f, const char *method, const char *id, const char *exec,
+                      uint32_t chunk)
+{
+  size_t cap = 4096, len = 0;
+  char *out = calloc(1, cap);
+  for (;;) {
+    Grpc__ReadStreamRequest r = GRPC__READ_STREAM_REQUEST__INIT;
+    r.container_id = (char *)id;
+    r.exec_id = (char *)exec;
+    r.len = chunk;
+    uint8_t *resp = NULL;
+    size_t rl = 0;
+    assert_int_equal(fx_call(&f->a, method, &r.base, &resp, &rl), 0);
+    Grpc__ReadStreamResponse *m = grpc__read_stream_response__unpack(NULL, rl, resp);
+    assert_non_null(m);
+    free(resp);
+    size_t n = m->data.len;
+    assert_true(n <= chunk);
+    if (n == 0) {
+      grpc__read_stream_response__free_unpacked(m, NULL);
+      return out;
+    }
+    assert_true(len + n < cap);
+    memcpy(out + len, m->data.data, n);
+    len += n;
+    grpc__read_stream_response__free_unpacked(m, NULL);
+  }
+}
+
+static int wait_status(struct crun_fixture *f, const char *id, const char *exec)
+{
+  Grpc__WaitProcessRequest w = GRPC__WAIT_PROCESS_REQUEST__INIT;
+  w.container_id = (char *)id;
+  w.exec_id = (char *)exec;
+  uint8_t *resp = NULL;
+  size_t rl = 0;
+  assert_int_equal(fx_call(&f->a, "WaitProcess", &w.base, &resp, &rl), 0);
+  Grpc__WaitProcessResponse *m = grpc__wait_process_response__unpack(NULL, rl, resp);
+  assert_non_null(m);
+  int st = m->status;
+  grpc__wait_process_response__free_unpacked(m, NULL);
+  free(resp);
+  return st;
+}
+
+static int remove_container(struct crun_fixture *f, const char *id)
+{
+  Grpc__RemoveContainerRequest r = GRPC__REMOVE_CONTAINER_REQUEST__INIT;
+  r.container_id = (char *)id;
+  r.timeout = 10;
+  return fx_call(&f->a, "RemoveContainer", &r.base, NULL, NULL);
+}
+
+static void test_run_busybox_stdout_and_exit_code(void **state)
+{
+  struct crun_fixture *f = *state;
+  assert_int_equal(create(f, "c1", "echo hello from $(hostname); echo oops >&2; exit 3"), 0);
+  assert_int_equal(create(f, "c1", "true"), VEIL_GRPC_ALREADY_EXISTS);
+  assert_int_equal(start(f, "c1"), 0);
+  /* 4-byte reads: the len bound is honoured and the data reassembles */
+  char *out = read_all(f, "ReadStdout", "c1", "c1", 4);
+  assert_string_equal(out, "hello from veiltest\n");
+  free(out);
+  char *err = read_all(f, "ReadStderr", "c1", "c1", 32768);
+  assert_string_equal(err, "oops\n");
+  free(err);
+  assert_int_equal(wait_status(f, "c1", "c1"), 3);
+  assert_int_equal(remove_container(f, "c1"), 0);
+  assert_int_equal(remove_container(f, "c1"), VEIL_GRPC_NOT_FOUND);
+}
+
+static void test_exec_and_signals(void **state)
+{
+  struct crun_fixture *f = *state;
+  assert_int_equal(create(f, "c2", "read line; echo got $line; exec sleep 1000"), 0);
+  assert_int_equal(start(f, "c2"), 0);
+  /* stdin reaches the init process */
+  Grpc__WriteStreamRequest w = GRPC__WRITE_STREAM_REQUEST__INIT;
+  w.container_id = "c2";
+  w.exec_id = "c2";
+  w.data.data = (uint8_t *)"ping\n";
+  w.data.len = 5;
+  assert_int_equal(fx_call(&f->a, "WriteStdin", &w.base, NULL, NULL), 0);
+  Grpc__ReadStreamRequest r = GRPC__READ_STREAM_REQUEST__INIT;
+  r.container_id = "c2";
+  r.exec_id = "c2";
+  r.len = 100;
+  uint8_t *resp = NULL;
+  size_t rl = 0;
+  assert_int_equal(fx_call(&f->a, "ReadStdout", &r.base, &resp, &rl), 0);
+  Grpc__ReadStreamResponse *m = grpc__read_stream_response__unpack(NULL, rl, resp);
+  assert_non_null(m);
+  assert_int_equal(m->data.len, 9);
+  assert_memory_equal(m->data.data, "got ping\n", 9);
+  grpc__read_stream_response__free_unpacked(m, NULL);
+  free(resp);
+
+  /* an exec'd process with its own stdio and exit code */
+  Grpc__ExecProcessRequest e = GRPC__EXEC_PROCESS_REQUEST__INIT;
+  e.container_id = "c2";
+  e.exec_id = "e1";
+  Grpc__Process proc = GRPC__PROCESS__INIT;
+  char *args[] = { "/bin/sh", "-c", "echo exec out; exit 7" };
+  proc.n_args = 3;
+  proc.args = args;
+  proc.cwd = "/";
+  Grpc__User user = GRPC__USER__INIT;
+  proc.user = &user;
+  e.process = &proc;
+  assert_int_equal(fx_call(&f->a, "ExecProcess", &e.base, NULL, NULL), 0);
+  assert_int_equal(fx_call(&f->a, "ExecProcess", &e.base, NULL, NULL), VEIL_GRPC_ALREADY_EXISTS);
+  char *out = read_all(f, "ReadStdout", "c2", "e1", 32768);
+  assert_string_equal(out, "exec out\n");
+  free(out);
+  assert_int_equal(wait_status(f, "c2", "e1"), 7);
+
+  /* a signal to the init process: WaitProcess reports 128 + signo */
+  Grpc__SignalProcessRequest s = GRPC__SIGNAL_PROCESS_REQUEST__INIT;
+  s.container_id = "c2";
+  s.exec_id = "c2";
+  s.signal = 9;
+  assert_int_equal(fx_call(&f->a, "SignalProcess", &s.base, NULL, NULL), 0);
+  assert_int_equal(wait_status(f, "c2", "c2"), 128 + 9);
+  assert_int_equal(remove_container(f, "c2"), 0);
+}
+
+static void test_signal_all_processes(void **state)
+{
+  struct crun_fixture *f = *state;
+  assert_int_equal(create(f, "c3", "exec sleep 1000"), 0);
+  assert_int_equal(start(f, "c3"), 0);
+  Grpc__ExecProcessRequest e = GRPC__EXEC_PROCESS_REQUEST__INIT;
+  e.container_id = "c3";
+  e.exec_id = "sleeper";
+  Grpc__Process proc = GRPC__PROCESS__INIT;
+  char *args[] = { "/bin/sleep", "1000" };
+  proc.n_args = 2;
+  proc.args = args;
+  Grpc__User user = GRPC__USER__INIT;
+  proc.user = &user;
+  e.process = &proc;
+  assert_int_equal(fx_call(&f->a, "ExecProcess", &e.base, NULL, NULL), 0);
+  /* An empty exec_id signals every process of the container (SIGKILL: the
+   * container's init ignores signals it has no handler for). */
+  Grpc__SignalProcessRequest s = GRPC__SIGNAL_PROCESS_REQUEST__INIT;
+  s.container_id = "c3";
+  s.exec_id = "";
+  s.signal = 9;
+  assert_int_equal(fx_call(&f->a, "SignalProcess", &s.base, NULL, NULL), 0);
+  assert_int_equal(wait_status(f, "c3", "sleeper"), 128 + 9);
+  assert_int_equal(wait_status(f, "c3", "c3"), 128 + 9);
+  /* stats of a stopped container: not running */
+  Grpc__StatsContainerRequest st = GRPC__STATS_CONTAINER_REQUEST__INIT;
+  st.container_id = "c3";
+  assert_int_equal(fx_call(&f->a, "StatsContainer", &st.base, NULL, NULL),
+                   VEIL_GRPC_FAILED_PRECONDITION);
+  assert_int_equal(remove_container(f, "c3"), 0);
+}
+
+static void test_stats_and_pause(void **state)
+{
+  struct crun_fixture *f = *state;
+  assert_int_equal(create(f, "c4", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 1000"), 0);
+  assert_int_equal(start(f, "c4"), 0);
+  Grpc__StatsContainerRequest st = GRPC__STATS_CONTAINER_REQUEST__INIT;
+  st.container_id = "c4";
+  uint8_t *resp = NULL;
+  size_t rl = 0;
+  assert_int_equal(fx_call(&f->a, "StatsContainer", &st.base, &resp, &rl), 0);
+  Grpc__StatsContainerResponse *m = grpc__stats_container_response__unpack(NULL, rl, resp);
+  assert_non_null(m);
+  assert_non_null(m->cgroup_stats);
+  assert_true(m->cgroup_stats->memory_stats->usage->usage > 0);
+  assert_true(m->cgroup_stats->cpu_stats->cpu_usage->total_usage > 0);
+  grpc__stats_container_response__free_unpacked(m, NULL);
+  free(resp);
+  Grpc__PauseContainerRequest p = GRPC__PAUSE_CONTAINER_REQUEST__INIT;
+  p.container_id = "c4";
+  assert_int_equal(fx_call(&f->a, "PauseContainer", &p.base, NULL, NULL), 0);
+  assert_int_equal(fx_call(&f->a, "PauseContainer", &p.base, NULL, NULL),
+                   VEIL_GRPC_FAILED_PRECONDITION);
+  Grpc__ResumeContainerRequest rs = GRPC__RESUME_CONTAINER_REQUEST__INIT;
+  rs.container_id = "c4";
+  assert_int_equal(fx_call(&f->a, "ResumeContainer", &rs.base, NULL, NULL), 0);
+  /* remove kills a running container */
+  assert_int_equal(remove_container(f, "c4"), 0);
+}
+
+static void test_terminal_and_resize(void **state)
+{
+  struct crun_fixture *f = *state;
+  with_terminal = true;
+  int rc = create(f, "t1", "stty size; echo on-$(tty)");
+  with_terminal = false;
+  assert_int_equal(rc, 0);
+  Grpc__TtyWinResizeRequest r = GRPC__TTY_WIN_RESIZE_REQUEST__INIT;
+  r.container_id = "t1";
+  r.exec_id = "t1";
+  r.row = 33;
+  r.column = 101;
+  assert_int_equal(fx_call(&f->a, "TtyWinResize", &r.base, NULL, NULL), 0);
+  assert_int_equal(start(f, "t1"), 0);
+  char *out = read_all(f, "ReadStdout", "t1", "t1", 32768);
+  assert_non_null(strstr(out, "33 101"));
+  assert_non_null(strstr(out, "on-/dev/pts/"));
+  free(out);
+  /* a terminal has no separate stderr: EOF at once */
+  char *err = read_all(f, "ReadStderr", "t1", "t1", 32768);
+  assert_string_equal(err, "");
+  free(err);
+  assert_int_equal(wait_status(f, "t1", "t1"), 0);
+  /* no terminal: resize is refused */
+  assert_int_equal(create(f, "t2", "true"), 0);
+  r.container_id = "t2";
+  r.exec_id = "t2";
+  assert_int_equal(fx_call(&f->a, "TtyWinResize", &r.base, NULL, NULL),
+                   VEIL_GRPC_FAILED_PRECONDITION);
+  assert_int_equal(remove_container(f, "t1"), 0);
+  assert_int_equal(remove_container(f, "t2"), 0);
+}
+
+static void test_oom_event(void **state)
+{
+  struct crun_fixture *f = *state;
+  memory_limit = 16 << 20;
+  /* dd's 64 MiB buffer cannot fit in 16 MiB */
+  int rc = create(f, "oom1", "dd if=/dev/zero of=/dev/null bs=64M count=1");
+  memory_limit = 0;
+  assert_int_equal(rc, 0);
+  assert_int_equal(start(f, "oom1"), 0);
+  Grpc__GetOOMEventRequest o = GRPC__GET_OOMEVENT_REQUEST__INIT;
+  uint8_t *resp = NULL;
+  size_t rl = 0;
+  assert_int_equal(fx_call(&f->a, "GetOOMEvent", &o.base, &resp, &rl), 0);
+  Grpc__OOMEvent *e = grpc__oomevent__unpack(NULL, rl, resp);
+  assert_non_null(e);
+  assert_string_equal(e->container_id, "oom1");
+  grpc__oomevent__free_unpacked(e, NULL);
+  free(resp);
+  assert_int_equal(wait_status(f, "oom1", "oom1"), 128 + 9);
+  assert_int_equal(remove_container(f, "oom1"), 0);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_run_busybox_stdout_and_exit_code, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_exec_and_signals, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_signal_all_processes, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_stats_and_pause, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_terminal_and_resize, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_oom_event, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
