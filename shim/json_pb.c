@@ -148,6 +148,8 @@ static int store_map(const ProtobufCFieldDescriptor *f, const json_t *obj, void 
 {
   if (!json_is_object(obj))
     return veil_error_make(err, EINVAL, "%s: expected an object", path);
+  if (*(void **)((char *)msg + f->offset) != NULL)
+    return veil_error_make(err, EINVAL, "%s: given twice", path);
   const ProtobufCMessageDescriptor *ed = f->descriptor;
   size_t n = json_object_size(obj);
   ProtobufCMessage **arr = calloc(n ? n : 1, sizeof(*arr));
@@ -189,6 +191,8 @@ static int store_field(const ProtobufCFieldDescriptor *f, const json_t *v, Proto
   if (f->label == PROTOBUF_C_LABEL_REPEATED) {
     if (!json_is_array(v))
       return veil_error_make(err, EINVAL, "%s: expected an array", path);
+    if (*(void **)(base + f->offset) != NULL)
+      return veil_error_make(err, EINVAL, "%s: given twice", path);
     size_t n = json_array_size(v), esz = scalar_size(f->type);
     void *arr = calloc(n ? n : 1, esz);
     if (arr == NULL)
@@ -205,7 +209,20 @@ static int store_field(const ProtobufCFieldDescriptor *f, const json_t *v, Proto
     }
     return 0;
   }
+  /* JSON keys match case-insensitively (and via aliases), so a field can be named twice */
+  if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+    uint32_t cur = *(uint32_t *)(base + f->quantifier_offset);
+    if (cur != 0)
+      return veil_error_make(err, EINVAL, "%s: conflicts with another field", path);
+  }
   if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(void **)(base + f->offset) != NULL)
+    return veil_error_make(err, EINVAL, "%s: given twice", path);
+  if (f->type == PROTOBUF_C_TYPE_STRING) {
+    char *old = *(char **)(base + f->offset);
+    if (old && old != protobuf_c_empty_string && old != f->default_value)
+      return veil_error_make(err, EINVAL, "%s: given twice", path);
+  }
+  if (f->type == PROTOBUF_C_TYPE_BYTES && ((ProtobufCBinaryData *)(base + f->offset))->data)
     return veil_error_make(err, EINVAL, "%s: given twice", path);
   if (store_value(f, v, base + f->offset, path, depth, err) < 0)
     return -1;

@@ -3,7 +3,7 @@
 # Runs a libFuzzer target for a bounded time on a scratch copy of its seed corpus
 # (new inputs never land in the repository). Fails on any crash, leak or UB report.
 set -euo pipefail
-bin=$1 seeds=$2 secs=$3
+bin=$(realpath "$1") seeds=$(realpath -m "$2") secs=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"
