@@ -184,6 +184,7 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
 {
   struct shim_sandbox *sb = &s->sandbox;
   cleanup_free char *cfg_path = NULL;
+  __attribute__((cleanup(shim_sandbox_extras_clear))) struct sandbox_extras extras = {0};
   if (veil_config_resolve_path(cfg_path_opt, &cfg_path, err) < 0 ||
       veil_config_load(cfg_path, &sb->config, err) < 0) {
     veil_error_wrap(err, "runtime config");
@@ -200,12 +201,14 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
   char shared[PATH_MAX];
   snprintf(shared, sizeof(shared), "%s/shared", sb->state_dir);
   struct veil_vm_share share = {SHARE_TAG, shared, false};
-  struct sandbox_extras extras;
   if (shim_sandbox_extras_prepare(s, spec, &extras, err) < 0)
     goto fail;
   struct veil_vm_spec vs = {
       .config = sb->config,
       .id = id,
+      .vcpus = extras.vcpus,
+      .memory_mb = extras.memory_mb,
+      .extra_kernel_params = extras.kernel_params[0] ? extras.kernel_params : NULL,
       .shares = shim_sandbox_has_shared_fs(s) ? &share : NULL,
       .n_shares = shim_sandbox_has_shared_fs(s) ? 1 : 0,
       .disks = extras.disks,
@@ -225,7 +228,7 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
   }
   if (shim_state_write_pid(sb->state_dir, "vmm.pid", veil_vm_pid(sb->vm), err) < 0)
     goto fail;
-  shim_sandbox_extras_record_measurement(s, &extras);
+  shim_sandbox_extras_record_measurement(s, &vs);
   if (pthread_create(&sb->monitor_thread, NULL, vm_monitor, s) != 0) {
     veil_error_make(err, EAGAIN, "start the VM monitor");
     goto fail;
@@ -240,7 +243,8 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
   pthread_mutex_lock(&s->lock);
   sb->agent = agent;
   pthread_mutex_unlock(&s->lock);
-  if (create_sandbox_rpc(s, spec, err) < 0) {
+  if (shim_sandbox_extras_apply_policy(s, &extras, err) < 0 ||
+      create_sandbox_rpc(s, spec, err) < 0) {
     veil_error_wrap(err, "sandbox %s", id);
     goto fail;
   }

@@ -17,6 +17,11 @@ struct sandbox_extras {
   char initdata_path[PATH_MAX];
   uint8_t initdata_digest[64];
   size_t initdata_digest_len;
+  /* from enabled annotations (io.katacontainers.config.hypervisor.*), 0/NULL = config */
+  unsigned vcpus;
+  unsigned memory_mb;
+  char kernel_params[1024];
+  char *policy; /* agent policy text (io.katacontainers.config.agent.policy), malloc'd */
 };
 
 /* Validate the initdata annotation (when the runtime config enables it) and write its
@@ -26,7 +31,10 @@ int shim_sandbox_extras_prepare(struct shim *s, const json_t *spec, struct sandb
 /* initdata.c: decode + validate the annotation, write the disk, fill the digest. */
 int shim_initdata_prepare(struct shim *s, const char *annotation, struct sandbox_extras *out,
                           veil_error_t *err);
+/* Send the policy (if any) right after the agent answered, as kata does. */
+int shim_sandbox_extras_apply_policy(struct shim *s, struct sandbox_extras *x, veil_error_t *err);
+void shim_sandbox_extras_clear(struct sandbox_extras *x);
 /* Compute the expected measurement, log it (debug) and write measurement.json. */
-void shim_sandbox_extras_record_measurement(struct shim *s, const struct sandbox_extras *x);
+void shim_sandbox_extras_record_measurement(struct shim *s, const struct veil_vm_spec *spec);
 
 #endif
