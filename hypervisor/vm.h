@@ -60,5 +60,11 @@ int veil_vm_stop(struct veil_vm *vm, int timeout_ms, veil_error_t *err);
 void veil_vm_kill(struct veil_vm *vm);
 /* Kill if still running, reap, remove the run dir, free. NULL is fine. */
 void veil_vm_free(struct veil_vm *vm);
+/* Why the VMM exited, once it has: "guest-shutdown", "guest-panicked", "quit", "killed",
+ * "exited" (status only); "" while it runs. */
+const char *veil_vm_exit_reason(struct veil_vm *vm);
+/* The files in the run dir: QEMU's stderr and the guest serial console. */
+#define VEIL_VM_QEMU_LOG "qemu.log"
+#define VEIL_VM_CONSOLE_LOG "console.log"
 
 #endif

@@ -1,0 +1,239 @@
+#include "hypervisor/libvirt_xml.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+
+/* Write s with XML escaping. */
+static void esc(FILE *f, const char *s)
+{
+  for (; s && *s; s++) {
+    switch (*s) {
+    case '&': fputs("&amp;", f); break;
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '\'': fputs("&apos;", f); break;
+    case '"': fputs("&quot;", f); break;
+    default: fputc(*s, f);
+    }
+  }
+}
+
+static void elem(FILE *f, const char *indent, const char *name, const char *value)
+{
+  fprintf(f, "%s<%s>", indent, name);
+  esc(f, value);
+  fprintf(f, "</%s>\n", name);
+}
+
+/* virtio devices of a TEE guest must use the IOMMU (bounce buffers in shared memory) */
+static const char *iommu_attr(const struct veil_config *c)
+{
+  return veil_profile_is_tee(c->profile) ? " iommu='on'" : "";
+}
+
+static void os_section(FILE *f, const struct veil_qemu_plan *p)
+{
+  const struct veil_config *c = p->spec->config;
+  bool s390 = c->profile == VEIL_PROFILE_SE;
+  fprintf(f, "  <os>\n    <type arch='%s' machine='", s390 ? "s390x" : "x86_64");
+  esc(f, c->machine_type);
+  fprintf(f, "'>hvm</type>\n");
+  if (p->firmware && p->firmware[0]) {
+    if (p->fw_mapping == VEIL_FW_FLASH && c->profile != VEIL_PROFILE_DEV)
+      fprintf(f, "    <loader readonly='yes' type='pflash' stateless='yes'>");
+    else
+      fprintf(f, "    <loader readonly='yes' type='rom'>");
+    esc(f, p->firmware);
+    fprintf(f, "</loader>\n");
+  }
+  elem(f, "    ", "kernel", c->kernel);
+  if (!s390) {
+    if (c->initrd[0])
+      elem(f, "    ", "initrd", c->initrd);
+    cleanup_free char *cmdline = veil_vm_cmdline(p->spec);
+    elem(f, "    ", "cmdline", cmdline ? cmdline : "");
+  }
+  fprintf(f, "  </os>\n");
+}
+
+static void cpu_section(FILE *f, const struct veil_config *c)
+{
+  const char *model = c->vcpu_type[0] ? c->vcpu_type
+                    : c->profile == VEIL_PROFILE_SNP ? "EPYC-v4"
+                    : (veil_profile_is_tee(c->profile) || strcmp(c->accel, "kvm") == 0) ? "host" : NULL;
+  if (model == NULL)
+    return;
+  if (strncmp(model, "host", 4) == 0) {
+    fprintf(f, "  <cpu mode='host-passthrough'%s\n", strstr(model, "pmu=off") ? ">\n    <feature policy='disable' name='pmu'/>\n  </cpu>" : "/>");
+    return;
+  }
+  fprintf(f, "  <cpu mode='custom' match='exact'>\n    <model fallback='forbid'>");
+  esc(f, model);
+  fprintf(f, "</model>\n  </cpu>\n");
+}
+
+static void launch_security(FILE *f, const struct veil_qemu_plan *p)
+{
+  const struct veil_vm_spec *s = p->spec;
+  const struct veil_config *c = s->config;
+  bool digest = s->initdata_digest && s->initdata_digest_len > 0;
+  switch (c->profile) {
+  case VEIL_PROFILE_DEV:
+    return;
+  case VEIL_PROFILE_SEV:
+  case VEIL_PROFILE_SEV_ES:
+    fprintf(f, "  <launchSecurity type='sev' kernelHashes='%s'>\n", c->kernel_hashes ? "yes" : "no");
+    fprintf(f, "    <cbitpos>%u</cbitpos>\n    <reducedPhysBits>%u</reducedPhysBits>\n", p->cbitpos,
+            p->reduced_phys_bits);
+    fprintf(f, "    <policy>0x%04llx</policy>\n  </launchSecurity>\n", c->policy);
+    return;
+  case VEIL_PROFILE_SNP: {
+    fprintf(f, "  <launchSecurity type='sev-snp' kernelHashes='%s'%s>\n", c->kernel_hashes ? "yes" : "no",
+            (p->id_auth_b64 && c->author_key_enabled) ? " authorKey='yes'" : "");
+    fprintf(f, "    <cbitpos>%u</cbitpos>\n    <reducedPhysBits>%u</reducedPhysBits>\n", p->cbitpos,
+            p->reduced_phys_bits);
+    fprintf(f, "    <policy>0x%08llx</policy>\n", c->policy);
+    if (p->id_block_b64)
+      elem(f, "    ", "idBlock", p->id_block_b64);
+    if (p->id_auth_b64)
+      elem(f, "    ", "idAuth", p->id_auth_b64);
+    if (digest) {
+      unsigned char buf[32] = { 0 };
+      memcpy(buf, s->initdata_digest, s->initdata_digest_len < 32 ? s->initdata_digest_len : 32);
+      cleanup_free char *b = veil_base64(buf, 32);
+      elem(f, "    ", "hostData", b ? b : "");
+    }
+    fprintf(f, "  </launchSecurity>\n");
+    return;
+  }
+  case VEIL_PROFILE_TDX: {
+    fprintf(f, "  <launchSecurity type='tdx'>\n");
+    if (digest) {
+      unsigned char buf[48] = { 0 };
+      memcpy(buf, s->initdata_digest, s->initdata_digest_len < 48 ? s->initdata_digest_len : 48);
+      cleanup_free char *b = veil_base64(buf, 48);
+      elem(f, "    ", "mrConfigId", b ? b : "");
+    }
+    if (strncmp(c->quote_generation_socket, "unix:", 5) == 0) {
+      fprintf(f, "    <quoteGenerationService path='");
+      esc(f, c->quote_generation_socket + 5);
+      fprintf(f, "'/>\n");
+    } else if (c->quote_generation_socket[0]) {
+      fprintf(f, "    <quoteGenerationService/>\n"); /* libvirt: vsock QGS is its default (CID 2) */
+    }
+    fprintf(f, "  </launchSecurity>\n");
+    return;
+  }
+  case VEIL_PROFILE_SE:
+    fprintf(f, "  <launchSecurity type='s390-pv'/>\n");
+    return;
+  }
+}
+
+static void devices(FILE *f, const struct veil_qemu_plan *p)
+{
+  const struct veil_vm_spec *s = p->spec;
+  const struct veil_config *c = s->config;
+  const char *io = iommu_attr(c);
+  bool s390 = c->profile == VEIL_PROFILE_SE;
+  fprintf(f, "  <devices>\n");
+  elem(f, "    ", "emulator", c->qemu_path);
+  fprintf(f, "    <%s type='file'>\n      <source path='", s390 ? "console" : "serial");
+  esc(f, p->run_dir);
+  fprintf(f, "/console.log'/>\n      <target %s/>\n    </%s>\n", s390 ? "type='sclp'" : "port='0'",
+          s390 ? "console" : "serial");
+  if (p->channel->kind == VEIL_CHANNEL_VSOCK) {
+    fprintf(f, "    <vsock model='virtio'>\n");
+    if (p->channel->cid)
+      fprintf(f, "      <cid auto='no' address='%u'/>\n", p->channel->cid);
+    else
+      fprintf(f, "      <cid auto='yes'/>\n");
+    if (io[0])
+      fprintf(f, "      <driver%s/>\n", io);
+    fprintf(f, "    </vsock>\n");
+  } else {
+    if (io[0])
+      fprintf(f, "    <controller type='virtio-serial' index='0'>\n      <driver%s/>\n    </controller>\n", io);
+    else
+      fprintf(f, "    <controller type='virtio-serial' index='0'/>\n");
+    fprintf(f, "    <channel type='unix'>\n      <source mode='bind' path='");
+    esc(f, p->channel->unix_path);
+    fprintf(f, "'/>\n      <target type='virtio' name='" VEIL_AGENT_CHANNEL_NAME "'/>\n    </channel>\n");
+  }
+  for (size_t i = 0; i < s->n_shares; i++) {
+    /* accessmode squash = QEMU security_model=none */
+    fprintf(f, "    <filesystem type='mount' accessmode='squash' multidevs='remap'>\n");
+    if (io[0])
+      fprintf(f, "      <driver%s/>\n", io);
+    fprintf(f, "      <source dir='");
+    esc(f, s->shares[i].host_path);
+    fprintf(f, "'/>\n      <target dir='");
+    esc(f, s->shares[i].tag);
+    fprintf(f, "'/>\n%s    </filesystem>\n", s->shares[i].readonly ? "      <readonly/>\n" : "");
+  }
+  for (size_t i = 0; i < s->n_disks; i++) {
+    const struct veil_vm_disk *d = &s->disks[i];
+    fprintf(f, "    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'%s/>\n", io);
+    fprintf(f, "      <source file='");
+    esc(f, d->path);
+    fprintf(f, "'/>\n      <target dev='vd%c' bus='virtio'/>\n", (char)('a' + (i % 26)));
+    if (d->readonly)
+      fprintf(f, "      <readonly/>\n");
+    if (d->serial)
+      elem(f, "      ", "serial", d->serial);
+    fprintf(f, "    </disk>\n");
+  }
+  fprintf(f, "    <rng model='virtio'>\n      <backend model='random'>/dev/urandom</backend>\n");
+  if (io[0])
+    fprintf(f, "      <driver%s/>\n", io);
+  fprintf(f, "    </rng>\n    <memballoon model='none'/>\n  </devices>\n");
+}
+
+int veil_libvirt_domain_xml(const struct veil_qemu_plan *p, char **xml, veil_error_t *err)
+{
+  const struct veil_vm_spec *s = p->spec;
+  const struct veil_config *c = s->config;
+  if (s->n_disks > 26)
+    return veil_error_make(err, EINVAL, "at most 26 disks with the libvirt backend");
+  if (s->n_shares > 0 && strcmp(c->shared_fs, "9p") != 0)
+    return veil_error_make(err, EINVAL, "shares requested but shared_fs = \"%s\"", c->shared_fs);
+  if (s->initdata_digest_len > 0 && (c->profile == VEIL_PROFILE_SEV || c->profile == VEIL_PROFILE_SEV_ES ||
+                                     c->profile == VEIL_PROFILE_SE))
+    return veil_error_make(err, ENOTSUP, "profile %s cannot bind an initdata digest",
+                           veil_profile_name(c->profile));
+  unsigned vcpus = s->vcpus ? s->vcpus : c->vcpus;
+  unsigned mem = s->memory_mb ? s->memory_mb : c->memory_mb;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (f == NULL)
+    return veil_error_errno(err, "open_memstream");
+  fprintf(f, "<domain type='%s'>\n  <name>veil-", strcmp(c->accel, "kvm") == 0 ? "kvm" : "qemu");
+  esc(f, s->id);
+  fprintf(f, "</name>\n  <memory unit='MiB'>%u</memory>\n  <vcpu>%u</vcpu>\n", mem, vcpus);
+  if (c->profile == VEIL_PROFILE_SEV || c->profile == VEIL_PROFILE_SEV_ES)
+    fprintf(f, "  <memoryBacking>\n    <locked/>\n  </memoryBacking>\n"); /* encrypted pages are pinned */
+  os_section(f, p);
+  if (c->profile != VEIL_PROFILE_SE)
+    fprintf(f, "  <features>\n    <acpi/>\n  </features>\n");
+  cpu_section(f, c);
+  fprintf(f, "  <clock offset='utc'/>\n  <on_poweroff>destroy</on_poweroff>\n"
+             "  <on_reboot>destroy</on_reboot>\n  <on_crash>destroy</on_crash>\n");
+  devices(f, p);
+  launch_security(f, p);
+  /* run QEMU as the configured user, else root with libvirt's capability clearing: the run dir
+   * (0700) holds the agent socket */
+  fprintf(f, "  <seclabel type='static' model='dac' relabel='no'>\n    <label>%s</label>\n  </seclabel>\n",
+          p->dac_label ? p->dac_label : "+0:+0");
+  fprintf(f, "</domain>\n");
+  if (fclose(f) != 0) {
+    free(buf);
+    return veil_error_make(err, ENOMEM, "out of memory");
+  }
+  *xml = buf;
+  return 0;
+}

@@ -1,0 +1,35 @@
+/* The QEMU command line: a pure function of the VM spec, the runtime config and what was
+ * resolved beforehand (firmware, CPUID bits, agent channel, SNP ID block). Golden-tested
+ * (tests/golden/qemu-*.args). */
+#ifndef VEIL_HYPERVISOR_QEMU_ARGV_H
+#define VEIL_HYPERVISOR_QEMU_ARGV_H
+
+#include <stdbool.h>
+
+#include "common/error.h"
+#include "hypervisor/agent_channel.h"
+#include "hypervisor/firmware.h"
+#include "hypervisor/vm.h"
+
+/* The child gets the vhost-vsock fd at this number (vhostfd=3 in argv). */
+#define VEIL_QEMU_VHOST_FD 3
+
+struct veil_qemu_plan {
+  const struct veil_vm_spec *spec;     /* spec->config is the runtime config */
+  const char *run_dir;
+  const char *firmware;                /* NULL/"" = none (dev: SeaBIOS) */
+  enum veil_fw_mapping fw_mapping;
+  unsigned cbitpos, reduced_phys_bits; /* SEV*: resolved (config or CPUID) */
+  const struct veil_agent_channel *channel;
+  const char *id_block_b64, *id_auth_b64; /* SNP: read from the config's files */
+  bool sandbox;                        /* -sandbox (hardening and QEMU has seccomp) */
+  const char *dac_label;               /* libvirt: "+uid:+gid" QEMU runs as; NULL = "+0:+0" */
+};
+
+int veil_qemu_build_argv(const struct veil_qemu_plan *plan, char ***argv, veil_error_t *err);
+/* Base64 (standard alphabet, padded) of data; malloc'd. */
+char *veil_base64(const unsigned char *data, size_t len);
+/* The kernel command line: config kernel_params + spec extra params. malloc'd. */
+char *veil_vm_cmdline(const struct veil_vm_spec *spec);
+
+#endif

@@ -1,0 +1,27 @@
+/* Launch QEMU as a hardened child: new session, stdin /dev/null, stdout+stderr to a log file,
+ * umask 0177, only the fds it needs, optionally another user, an empty capability bounding set
+ * and no capabilities (libcap), no_new_privs. QEMU is not killed when the launcher dies (no
+ * PDEATHSIG: it is per thread); the owner of the VM kills it by pid. */
+#ifndef VEIL_HYPERVISOR_QEMU_LAUNCH_H
+#define VEIL_HYPERVISOR_QEMU_LAUNCH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+struct veil_launch {
+  char *const *argv;
+  const char *log_path;   /* QEMU's stdout and stderr */
+  int vhost_fd;           /* passed at fd VEIL_QEMU_VHOST_FD, or -1 */
+  const char *user;       /* NULL/"" = stay the same user */
+  bool drop_caps;
+};
+
+/* Fork and exec; *pid is the child. Errors before exec (e.g. a bad user) are reported by the
+ * child through a pipe, so they fail here rather than as an exit status. */
+int veil_qemu_launch(const struct veil_launch *l, pid_t *pid, veil_error_t *err);
+/* Look up a user for qemu_user. */
+int veil_lookup_user(const char *name, uid_t *uid, gid_t *gid, veil_error_t *err);
+
+#endif

@@ -1,0 +1,56 @@
+/* Shared between vm.c and the backends (vm_qemu.c, vm_libvirt.c). */
+#ifndef VEIL_HYPERVISOR_VM_INTERNAL_H
+#define VEIL_HYPERVISOR_VM_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "hypervisor/agent_channel.h"
+#include "hypervisor/firmware.h"
+#include "hypervisor/vm.h"
+
+/* Everything resolved before a backend launches: checked against the QEMU binary and the
+ * host, so the argv/XML builders stay pure. */
+struct veil_vm_prep {
+  char *firmware;                 /* NULL = none */
+  enum veil_fw_mapping fw_mapping;
+  unsigned cbitpos, reduced_phys_bits;
+  char *id_block_b64, *id_auth_b64;
+  bool sandbox;
+};
+
+struct veil_vm_backend {
+  int (*stop)(struct veil_vm *vm, int timeout_ms, veil_error_t *err);
+  void (*kill)(struct veil_vm *vm);
+  bool (*exited)(struct veil_vm *vm, int *status);
+  void (*release)(struct veil_vm *vm); /* after kill: free backend state */
+};
+
+struct veil_vm {
+  const struct veil_vm_backend *backend;
+  char *id;
+  char *run_dir;
+  pid_t pid;
+  int pidfd;              /* pidfd of the QEMU process */
+  bool reaped;
+  int status;             /* wait status once reaped */
+  char exit_reason[64];
+  struct veil_agent_channel channel;
+  struct veil_qmp *qmp;   /* QEMU backend */
+  void *priv;             /* libvirt backend */
+};
+
+int veil_vm_prepare(const struct veil_vm_spec *spec, struct veil_vm_prep *prep, veil_error_t *err);
+void veil_vm_prep_clear(struct veil_vm_prep *prep);
+/* Create <run_dir>/<id> (0700; parent created 0711 if missing). */
+int veil_vm_make_run_dir(const struct veil_vm_spec *spec, char **out, veil_error_t *err);
+/* The last lines (at most max bytes) of a log file, for error messages. malloc'd, never NULL
+ * unless out of memory. */
+char *veil_file_tail(const char *path, size_t max);
+/* Wait up to timeout_ms for the pidfd to become readable (process exited). */
+bool veil_pidfd_wait(int pidfd, int timeout_ms);
+int veil_pidfd_open(pid_t pid);
+
+int veil_vm_qemu_start(const struct veil_vm_spec *spec, struct veil_vm *vm, veil_error_t *err);
+int veil_vm_libvirt_start(const struct veil_vm_spec *spec, struct veil_vm *vm, veil_error_t *err);
+
+#endif

@@ -1,0 +1,205 @@
+/* Golden files: the full QEMU argv (one argument per line, *.args) and libvirt domain XML
+ * (*.xml) of every profile, from the shipped configs/<profile>.json. A mismatch fails with the
+ * first differing line; VEIL_UPDATE_GOLDEN=1 rewrites the files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/fileutil.h"
+#include "hypervisor/argvec.h"
+#include "hypervisor/libvirt_xml.h"
+#include "hypervisor/qemu_argv.h"
+
+VEIL_DEFINE_CLEANUP(struct veil_config, veil_config_free)
+VEIL_DEFINE_CLEANUP(json_t, json_decref)
+
+struct golden_case {
+  const char *name;
+  const char *config;        /* configs/<config>.json */
+  const char *overrides;     /* JSON object merged over it, or NULL */
+  enum veil_channel_kind channel;
+  unsigned cid;
+  const char *firmware;
+  enum veil_fw_mapping mapping;
+  bool shares, disks, digest, id_block;
+  const char *extra_params;
+};
+
+static const struct golden_case cases[] = {
+  { "dev", "dev", NULL, VEIL_CHANNEL_UNIX, 0, NULL, VEIL_FW_MEMORY, true, false, false, false, NULL },
+  { "dev-initdata-disk", "dev", NULL, VEIL_CHANNEL_UNIX, 0, NULL, VEIL_FW_MEMORY, true, true, false, false,
+    "agent.log=debug" },
+  { "dev-kvm-no-hardening", "dev",
+    "{\"accel\":\"kvm\",\"hardening\":false,\"vcpus\":2,\"memory_mb\":1024,\"firmware\":\"/usr/share/ovmf/OVMF.fd\"}",
+    VEIL_CHANNEL_UNIX, 0, "/usr/share/ovmf/OVMF.fd", VEIL_FW_MEMORY, false, false, false, false, NULL },
+  { "sev", "sev", NULL, VEIL_CHANNEL_VSOCK, 3, "/usr/share/OVMF/OVMF_CODE_4M.fd", VEIL_FW_FLASH, false,
+    false, false, false, NULL },
+  { "sev-unix-channel", "sev", "{\"kernel_hashes\":false}", VEIL_CHANNEL_UNIX, 0,
+    "/usr/share/OVMF/OVMF_CODE_4M.fd", VEIL_FW_FLASH, false, true, false, false, NULL },
+  { "sev-es", "sev-es", NULL, VEIL_CHANNEL_VSOCK, 3, "/usr/share/OVMF/OVMF_CODE_4M.fd", VEIL_FW_FLASH,
+    false, false, false, false, NULL },
+  { "snp", "snp", NULL, VEIL_CHANNEL_VSOCK, 3, "/usr/share/ovmf/AMDSEV.fd", VEIL_FW_MEMORY, false, false,
+    false, false, NULL },
+  { "snp-no-kernel-hashes", "snp", "{\"kernel_hashes\":false,\"policy\":196608}", VEIL_CHANNEL_VSOCK, 5,
+    "/usr/share/ovmf/AMDSEV.fd", VEIL_FW_MEMORY, false, false, false, false, NULL },
+  { "snp-hostdata-idblock", "snp", "{\"author_key_enabled\":true,\"vcpus\":4}", VEIL_CHANNEL_VSOCK, 3,
+    "/usr/share/ovmf/AMDSEV.fd", VEIL_FW_MEMORY, false, true, true, true, NULL },
+  { "tdx", "tdx", NULL, VEIL_CHANNEL_VSOCK, 4, "/usr/share/ovmf/OVMF.inteltdx.fd", VEIL_FW_MEMORY, false,
+    true, true, false, NULL },
+  { "tdx-qgs-vsock", "tdx", "{\"quote_generation_socket\":\"vsock:2:4050\"}", VEIL_CHANNEL_VSOCK, 3,
+    "/usr/share/ovmf/OVMF.inteltdx.fd", VEIL_FW_MEMORY, false, false, false, false, NULL },
+  { "tdx-no-qgs", "tdx", "{\"quote_generation_socket\":\"\"}", VEIL_CHANNEL_UNIX, 0,
+    "/usr/share/ovmf/OVMF.inteltdx.fd", VEIL_FW_MEMORY, false, false, false, false, NULL },
+  { "se", "se", NULL, VEIL_CHANNEL_VSOCK, 3, NULL, VEIL_FW_MEMORY, false, false, false, false, NULL },
+};
+
+static struct veil_config *load_case_config(const struct golden_case *gc)
+{
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/configs/%s.json", getenv("VEIL_SOURCE_ROOT"), gc->config);
+  json_error_t jerr;
+  cleanup_with(json_decref) json_t *j = json_load_file(path, 0, &jerr);
+  assert_non_null(j);
+  if (gc->overrides) {
+    cleanup_with(json_decref) json_t *o = json_loads(gc->overrides, 0, &jerr);
+    assert_non_null(o);
+    assert_int_equal(json_object_update(j, o), 0);
+  }
+  cleanup_free char *text = json_dumps(j, 0);
+  struct veil_config *c = NULL;
+  cleanup_error veil_error_t err = NULL;
+  if (veil_config_parse(path, text, strlen(text), &c, &err) < 0)
+    fail_msg("config %s: %s", path, err->msg);
+  return c;
+}
+
+static void compare_golden(const char *file, const char *got)
+{
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/tests/golden/%s", getenv("VEIL_SOURCE_ROOT"), file);
+  cleanup_error veil_error_t err = NULL;
+  const char *update = getenv("VEIL_UPDATE_GOLDEN");
+  if (update && strcmp(update, "1") == 0) {
+    if (veil_write_file_atomic(path, got, strlen(got), 0644, &err) < 0)
+      fail_msg("%s", err->msg);
+    return;
+  }
+  cleanup_free char *want = NULL;
+  if (veil_read_file(path, 1 << 20, &want, NULL, &err) < 0)
+    fail_msg("%s (run with VEIL_UPDATE_GOLDEN=1 to create it)", err->msg);
+  if (strcmp(want, got) == 0)
+    return;
+  const char *w = want, *g = got;
+  int line = 1;
+  while (*w && *w == *g) {
+    if (*w == '\n')
+      line++;
+    w++;
+    g++;
+  }
+  fail_msg("%s differs at line %d:\n  want: %.*s\n  got:  %.*s\n(VEIL_UPDATE_GOLDEN=1 rewrites)", path, line,
+           (int)strcspn(w, "\n"), w, (int)strcspn(g, "\n"), g);
+}
+
+static const struct veil_vm_share shares[] = {
+  { "veilshared", "/run/veil/golden/shared", false },
+  { "veilro", "/srv/ro data", true },
+};
+static const struct veil_vm_disk disks[] = {
+  { "/run/veil/golden/initdata.img", true, "initdata" },
+};
+static const uint8_t digest[48] = {
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+  0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+  0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f,
+};
+
+static void run_case(void **state, bool libvirt)
+{
+  const struct golden_case *gc = *state;
+  cleanup_with(veil_config_free) struct veil_config *c = load_case_config(gc);
+  struct veil_vm_spec spec = {
+    .config = c, .id = "golden", .extra_kernel_params = gc->extra_params,
+    .shares = gc->shares ? shares : NULL, .n_shares = gc->shares ? (gc->disks ? 2 : 1) : 0,
+    .disks = gc->disks ? disks : NULL, .n_disks = gc->disks ? 1 : 0,
+    .initdata_digest = gc->digest ? digest : NULL,
+    .initdata_digest_len = gc->digest ? (c->profile == VEIL_PROFILE_TDX ? 48 : 32) : 0,
+  };
+  if (c->profile != VEIL_PROFILE_DEV)
+    spec.n_shares = 0;  /* TEE profiles: shared_fs none */
+  struct veil_agent_channel ch = { .kind = gc->channel, .cid = gc->cid, .vhost_fd = -1,
+                                   .unix_path = "/run/veil/golden/agent.sock" };
+  /* fixed stand-ins for the SNP ID block and auth structure (real ones are 96 and 4096 bytes) */
+  static unsigned char idb[96], ida[4096];
+  for (size_t i = 0; i < sizeof(ida); i++)
+    ida[i] = (unsigned char)(i * 7), idb[i % 96] = (unsigned char)i;
+  cleanup_free char *idb64 = gc->id_block ? veil_base64(idb, sizeof(idb)) : NULL;
+  cleanup_free char *ida64 = gc->id_block ? veil_base64(ida, sizeof(ida)) : NULL;
+  struct veil_qemu_plan plan = {
+    .spec = &spec, .run_dir = "/run/veil/golden", .firmware = gc->firmware, .fw_mapping = gc->mapping,
+    .cbitpos = 51, .reduced_phys_bits = 1, .channel = &ch, .id_block_b64 = idb64, .id_auth_b64 = ida64,
+    .sandbox = c->hardening,
+  };
+  cleanup_error veil_error_t err = NULL;
+  char file[256];
+  if (libvirt) {
+    if (ch.kind == VEIL_CHANNEL_VSOCK)
+      ch.cid = 0;  /* the libvirt backend lets libvirt choose the CID */
+    cleanup_free char *xml = NULL;
+    if (veil_libvirt_domain_xml(&plan, &xml, &err) < 0)
+      fail_msg("%s: %s", gc->name, err->msg);
+    snprintf(file, sizeof(file), "libvirt-%s.xml", gc->name);
+    compare_golden(file, xml);
+    return;
+  }
+  cleanup_strv char **argv = NULL;
+  if (veil_qemu_build_argv(&plan, &argv, &err) < 0)
+    fail_msg("%s: %s", gc->name, err->msg);
+  cleanup_free char *text = veil_strv_join(argv, "\n");
+  cleanup_free char *withnl = NULL;
+  assert_true(asprintf(&withnl, "%s\n", text) > 0);
+  snprintf(file, sizeof(file), "qemu-%s.args", gc->name);
+  compare_golden(file, withnl);
+}
+
+static void test_qemu_args(void **state) { run_case(state, false); }
+static void test_libvirt_xml(void **state) { run_case(state, true); }
+
+/* Argument values that would break QEMU's option syntax are refused, not escaped. */
+static void test_comma_in_share_refused(void **state)
+{
+  (void)state;
+  const struct golden_case *gc = &cases[0];
+  cleanup_with(veil_config_free) struct veil_config *c = load_case_config(gc);
+  struct veil_vm_share bad = { "tag", "/srv/a,b", false };
+  struct veil_vm_spec spec = { .config = c, .id = "x", .shares = &bad, .n_shares = 1 };
+  struct veil_agent_channel ch = { .kind = VEIL_CHANNEL_UNIX, .unix_path = "/r/agent.sock", .vhost_fd = -1 };
+  struct veil_qemu_plan plan = { .spec = &spec, .run_dir = "/r", .channel = &ch };
+  cleanup_strv char **argv = NULL;
+  cleanup_error veil_error_t err = NULL;
+  assert_int_equal(veil_qemu_build_argv(&plan, &argv, &err), -1);
+  assert_non_null(strstr(err->msg, "/srv/a,b"));
+}
+
+int main(void)
+{
+  enum { N = sizeof(cases) / sizeof(cases[0]) };
+  struct CMUnitTest tests[2 * N + 1];
+  char names[2 * N][96];
+  for (size_t i = 0; i < N; i++) {
+    snprintf(names[2 * i], sizeof(names[0]), "qemu_args_%s", cases[i].name);
+    snprintf(names[2 * i + 1], sizeof(names[0]), "libvirt_xml_%s", cases[i].name);
+    tests[2 * i] = (struct CMUnitTest){ names[2 * i], test_qemu_args, NULL, NULL, (void *)&cases[i] };
+    tests[2 * i + 1] = (struct CMUnitTest){ names[2 * i + 1], test_libvirt_xml, NULL, NULL, (void *)&cases[i] };
+  }
+  tests[2 * N] = (struct CMUnitTest){ "argv_comma_in_share_refused", test_comma_in_share_refused, NULL, NULL, NULL };
+  return _cmocka_run_group_tests("golden", tests, 2 * N + 1, NULL, NULL);
+}
