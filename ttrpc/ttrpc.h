@@ -5,14 +5,16 @@
  * at most TTRPC_MAX_DATA. Requests/Responses are protobuf ttrpc.Request/Response
  * (proto/ttrpc.proto).
  *
- * Threading model (see docs/design.md):
- *  - server: one epoll loop thread owns all connections and does all I/O;
- *    each request's handler runs on a worker thread from a pool that grows on
- *    demand, so a handler that blocks (Wait, WaitProcess, ReadStdout) never
- *    blocks other requests, even on the same connection. Methods registered
- *    with TTRPC_METHOD_INLINE run on the loop thread (cheap, non-blocking only).
- *  - client: any number of threads may call concurrently on one connection;
- *    calls are multiplexed by stream id; one reader thread demultiplexes.
+ * Threading model (docs/ttrpc.md has the details):
+ *  - server: leader/followers over one epoll set. Whichever pool worker is the leader
+ *    waits for I/O and runs the calls it reads itself (no thread switch on the common
+ *    path); a watchdog hands leadership to another worker when a call runs longer than
+ *    ~1 ms, so a handler that blocks (Wait, WaitProcess, ReadStdout) never blocks other
+ *    requests, even on the same connection, for more than that. TTRPC_METHOD_INLINE
+ *    handlers run on the leader, serialized with I/O.
+ *  - client: any number of threads may call concurrently on one connection; calls are
+ *    multiplexed by stream id and a waiting caller reads responses for everyone (no
+ *    reader thread). ttrpc_client_closed() checks the socket when no call is in flight.
  * Every function that can fail takes a veil_error_t *err (common/error.h).
  */
 #ifndef VEIL_TTRPC_H

@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/cleanup.h"
 #include "ttrpc/server_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -77,8 +76,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       shutdown(sv[0], SHUT_WR);
     }
     open = conn_on_readable(c);
-    if (s->self_call) /* what the leader does after an iteration, minus the hand-off */
-      call_run(steal_pointer(&s->self_call));
+    /* what the leader does after an iteration: run the calls it read */
+    for (struct ttrpc_call *call = s->batch_head, *next; call; call = next) {
+      next = call->self_next;
+      call_run(call);
+    }
+    s->batch_head = s->batch_tail = NULL;
     drain(sv[0]);
   }
   ttrpc_server_free(s); /* closes the connection, waits for the pool */
