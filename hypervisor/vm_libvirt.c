@@ -17,6 +17,7 @@
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "hypervisor/libvirt_dl.h"
 #include "hypervisor/libvirt_xml.h"
 #include "hypervisor/qemu_launch.h"
 #include "hypervisor/vm_internal.h"
@@ -29,6 +30,9 @@ struct lv_state {
   virDomainPtr dom;
 };
 
+/* Set by veil_vm_libvirt_start before any other function here can run. */
+static const struct veil_libvirt_api *LV;
+
 static void quiet_errors(void *user, virErrorPtr e)
 {
   (void)user;
@@ -37,7 +41,7 @@ static void quiet_errors(void *user, virErrorPtr e)
 
 static const char *lv_msg(void)
 {
-  const char *m = virGetLastErrorMessage();
+  const char *m = LV->virGetLastErrorMessage();
   return m ? m : "unknown libvirt error";
 }
 
@@ -82,7 +86,7 @@ static bool lv_exited(struct veil_vm *vm, int *status)
     struct lv_state *s = vm->priv;
     int state = 0, reason = 0;
     const char *why = "exited";
-    if (s && s->dom && virDomainGetState(s->dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_SHUTOFF)
+    if (s && s->dom && LV->virDomainGetState(s->dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_SHUTOFF)
       why = reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN ? "guest-shutdown"
           : reason == VIR_DOMAIN_SHUTOFF_CRASHED ? "guest-panicked"
           : reason == VIR_DOMAIN_SHUTOFF_DESTROYED ? "killed" : "exited";
@@ -99,7 +103,7 @@ static void lv_kill(struct veil_vm *vm)
   if (vm->exit_reason[0] == '\0')
     snprintf(vm->exit_reason, sizeof(vm->exit_reason), "killed");
   if (s && s->dom)
-    virDomainDestroy(s->dom);
+    LV->virDomainDestroy(s->dom);
   if (vm->pidfd >= 0)
     veil_pidfd_wait(vm->pidfd, QUIT_GRACE_MS);
   vm->reaped = true;
@@ -109,7 +113,7 @@ static int lv_stop(struct veil_vm *vm, int timeout_ms, veil_error_t *err)
 {
   (void)err;
   struct lv_state *s = vm->priv;
-  if (s->dom && virDomainShutdownFlags(s->dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0)
+  if (s->dom && LV->virDomainShutdownFlags(s->dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0)
     log_debug("vm=%s libvirt shutdown: %s", vm->id, lv_msg());
   if (vm->pidfd >= 0 && veil_pidfd_wait(vm->pidfd, timeout_ms)) {
     lv_exited(vm, &vm->status);
@@ -117,7 +121,7 @@ static int lv_stop(struct veil_vm *vm, int timeout_ms, veil_error_t *err)
     return 0;
   }
   snprintf(vm->exit_reason, sizeof(vm->exit_reason), "quit");
-  if (s->dom && virDomainDestroyFlags(s->dom, VIR_DOMAIN_DESTROY_GRACEFUL) < 0)
+  if (s->dom && LV->virDomainDestroyFlags(s->dom, VIR_DOMAIN_DESTROY_GRACEFUL) < 0)
     log_debug("vm=%s libvirt graceful destroy: %s", vm->id, lv_msg());
   if (vm->pidfd >= 0 && veil_pidfd_wait(vm->pidfd, QUIT_GRACE_MS)) {
     vm->reaped = true;
@@ -134,9 +138,9 @@ static void lv_release(struct veil_vm *vm)
   if (s == NULL)
     return;
   if (s->dom)
-    virDomainFree(s->dom);
+    LV->virDomainFree(s->dom);
   if (s->conn)
-    virConnectClose(s->conn);  /* AUTODESTROY: a still-running domain goes with it */
+    LV->virConnectClose(s->conn);  /* AUTODESTROY: a still-running domain goes with it */
   free(s);
   vm->priv = NULL;
 }
@@ -151,7 +155,7 @@ static const struct veil_vm_backend libvirt_backend = {
 /* libvirt picks the CID (<cid auto='yes'/>): read it back from the live XML. */
 static int read_cid(virDomainPtr dom, unsigned *cid, veil_error_t *err)
 {
-  cleanup_free char *xml = virDomainGetXMLDesc(dom, 0);
+  cleanup_free char *xml = LV->virDomainGetXMLDesc(dom, 0);
   const char *p = xml ? strstr(xml, "<cid auto='yes' address='") : NULL;
   if (p == NULL || sscanf(p, "<cid auto='yes' address='%u'", cid) != 1)
     return veil_error_make(err, EIO, "libvirt did not report the guest CID of the vsock device");
@@ -201,10 +205,12 @@ static int hand_run_dir_to_qemu_user(const struct veil_config *c, const char *ru
 int veil_vm_libvirt_start(const struct veil_vm_spec *spec, struct veil_vm *vm, veil_error_t *err)
 {
   const struct veil_config *c = spec->config;
+  if ((LV = veil_libvirt_api(err)) == NULL)
+    return -1;
   struct veil_vm_prep prep;
   if (veil_vm_prepare(spec, &prep, err) < 0)
     return -1;
-  virSetErrorFunc(NULL, quiet_errors);
+  LV->virSetErrorFunc(NULL, quiet_errors);
   vm->backend = &libvirt_backend;
   struct lv_state *s = calloc(1, sizeof(*s));
   vm->priv = s;
@@ -227,12 +233,12 @@ int veil_vm_libvirt_start(const struct veil_vm_spec *spec, struct veil_vm *vm, v
   };
   if (veil_libvirt_domain_xml(&plan, &xml, err) < 0)
     goto fail;
-  if ((s->conn = virConnectOpen(c->libvirt_uri)) == NULL) {
+  if ((s->conn = LV->virConnectOpen(c->libvirt_uri)) == NULL) {
     lv_error(err, "connect");
     veil_error_wrap(err, "libvirt_uri `%s`", c->libvirt_uri);
     goto fail;
   }
-  if ((s->dom = virDomainCreateXML(s->conn, xml, VIR_DOMAIN_START_AUTODESTROY)) == NULL) {
+  if ((s->dom = LV->virDomainCreateXML(s->conn, xml, VIR_DOMAIN_START_AUTODESTROY)) == NULL) {
     lv_error(err, "create domain");
     goto fail;
   }

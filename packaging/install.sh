@@ -2,7 +2,7 @@
 # Installs veil from a build directory and registers it with containerd, idempotently:
 #   <prefix>/bin/containerd-shim-veil-v2, <prefix>/bin/veil
 #   <prefix>/share/veil/configs/<profile>.json   (guest paths rewritten for <prefix>)
-#   <prefix>/share/veil/guest/{vmlinuz,initrd.img}
+#   <prefix>/share/veil/guest/{vmlinuz,vmlinux,initrd.img}
 #   containerd's config: the runtimes veil-dev, veil-sev, veil-sev-es, veil-snp, veil-tdx,
 #   veil-se between "# BEGIN veil" and "# END veil" (config version 2 for containerd 1.6/1.7,
 #   version 3 for 2.x), with a timestamped backup of the previous file.
@@ -68,8 +68,9 @@ place() {
 shim=$build_dir/shim/containerd-shim-veil-v2
 cli=$build_dir/cli/veil
 kernel=$build_dir/guest/vmlinuz
+kernel_raw=$build_dir/guest/vmlinux   # the dev profile's (uncompressed: faster under TCG)
 initrd=$build_dir/guest/initrd.img
-for f in "$shim" "$cli" "$kernel" "$initrd"; do
+for f in "$shim" "$cli" "$kernel" "$kernel_raw" "$initrd"; do
   [[ -f $f ]] || die "missing $f: build first (meson setup $build_dir && ninja -C $build_dir)"
 done
 profiles=()
@@ -85,6 +86,7 @@ trap 'rm -rf "$tmp"' EXIT
 place "$shim" "$prefix/bin/containerd-shim-veil-v2" 755
 place "$cli" "$prefix/bin/veil" 755
 place "$kernel" "$share/guest/vmlinuz" 644
+place "$kernel_raw" "$share/guest/vmlinux" 644
 place "$initrd" "$share/guest/initrd.img" 644
 for p in "${profiles[@]}"; do
   # The shipped configs name /usr/local/share/veil/...: point them at this prefix.

@@ -148,6 +148,18 @@ static int write_stdin_all(struct shim *s, struct shim_process *p, const uint8_t
   return 0;
 }
 
+/* Forward whatever is still buffered in the fifo (until EAGAIN or EOF). */
+static void drain_stdin(struct shim *s, struct shim_process *p, int fd, uint8_t *buf, size_t cap)
+{
+  for (;;) {
+    ssize_t r = read(fd, buf, cap);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0 || write_stdin_all(s, p, buf, (size_t)r) < 0)
+      return;
+  }
+}
+
 /* Input: the stdin fifo → WriteStdin; EOF or CloseIO → CloseStdin.
  * The fifo is opened non-blocking: containerd may never open (or may remove) its write end,
  * and a blocking open could then never be interrupted. A fifo opened this way reports
@@ -170,8 +182,11 @@ static void *stdin_pump(void *arg)
         continue;
       break;
     }
-    if (pf[1].revents)
-      break; /* CloseIO or teardown */
+    if (pf[1].revents) {
+      /* CloseIO or teardown: what containerd already wrote still belongs to the process */
+      drain_stdin(s, p, fd, buf, sizeof(buf));
+      break;
+    }
     if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
       continue;
     ssize_t r = read(fd, buf, sizeof(buf));

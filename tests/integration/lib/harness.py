@@ -11,7 +11,7 @@ Environment:
                       io.containerd.runc.v2 to compare against runc)
   VEIL_BUILD_ROOT     meson build dir (default <source>/build); the shim is <build>/shim/
   VEIL_SOURCE_ROOT    source dir (default: derived from this file)
-  VEIL_GUEST_DIR      dir with vmlinuz and initrd.img (default <build>/guest)
+  VEIL_GUEST_DIR      dir with vmlinux and initrd.img (default <build>/guest)
   VEIL_TEST_DEBUG=1   the runtime config's "debug": true
   VEIL_TEST_KEEP=1    keep the temp dir after the run (for debugging)
 """
@@ -58,7 +58,9 @@ def shim_binary():
 
 def guest_image():
     guest_dir = os.environ.get("VEIL_GUEST_DIR") or os.path.join(BUILD_ROOT, "guest")
-    return (os.path.join(guest_dir, "vmlinuz"), os.path.join(guest_dir, "initrd.img"))
+    # The dev profile boots the uncompressed kernel: under TCG that skips ~2.5 s of
+    # decompression (docs/guest.md); TEE profiles boot vmlinuz through OVMF.
+    return (os.path.join(guest_dir, "vmlinux"), os.path.join(guest_dir, "initrd.img"))
 
 
 def require_runtime_binaries(runtime=None):

@@ -41,12 +41,12 @@ pass "--dry-run changes nothing"
 
 # 2. First run: binaries, guest, configs, containerd runtimes, one backup.
 "$install" "${args[@]}" >"$tmp/out/first" || fail "install failed: $(cat "$tmp/out/first")"
-for f in bin/containerd-shim-veil-v2 bin/veil share/veil/guest/vmlinuz \
+for f in bin/containerd-shim-veil-v2 bin/veil share/veil/guest/vmlinuz share/veil/guest/vmlinux \
   share/veil/guest/initrd.img share/veil/configs/dev.json; do
   [[ -f $tmp/prefix/$f ]] || fail "$f not installed"
 done
 [[ -x $tmp/prefix/bin/containerd-shim-veil-v2 ]] || fail "shim not executable"
-grep -q "\"$tmp/prefix/share/veil/guest/vmlinuz\"" "$tmp/prefix/share/veil/configs/dev.json" ||
+grep -q "\"$tmp/prefix/share/veil/guest/vmlinux\"" "$tmp/prefix/share/veil/configs/dev.json" ||
   fail "dev.json does not point at the installed kernel"
 backups=("$cfg".veil-backup-*)
 ((${#backups[@]} == 1)) || fail "expected one backup, got ${backups[*]}"
