@@ -1,7 +1,8 @@
 #include "shim/address.h"
 
+#include "common/sha256.h"
+
 #include <errno.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,13 +28,10 @@ int shim_socket_address(const char *containerd_address, const char *ns, const ch
                         const char *socket_dir, char *out, size_t out_len, veil_error_t *err)
 {
   char joined[4096];
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  char hex[2 * SHA256_DIGEST_LENGTH + 1];
+  char hex[2 * VEIL_SHA256_LEN + 1];
 
   join_clean(joined, sizeof(joined), containerd_address, ns, group_id);
-  SHA256((const unsigned char *)joined, strlen(joined), digest);
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-    snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  veil_sha256_hex(joined, strlen(joined), hex);
   int n = snprintf(out, out_len, "unix://%s/%s", socket_dir ? socket_dir : SHIM_SOCKET_DIR, hex);
   if (n < 0 || (size_t)n >= out_len)
     return veil_error_make(err, ENAMETOOLONG, "shim socket address too long");

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,8 @@ int shim_cmd_serve(const struct shim_args *args)
   char sock_path[256] = "";
 
   open_log_fifo();
+  /* Every agent-call thread would otherwise get its own malloc arena (shim RSS). */
+  mallopt(M_ARENA_MAX, 2);
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   signal(SIGPIPE, SIG_IGN);
   struct sigaction sa = {.sa_handler = on_stop_signal};

@@ -13,7 +13,7 @@
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/log.h"
-#include <openssl/sha.h>
+#include "common/sha256.h"
 
 static char scoped_root[PATH_MAX];
 
@@ -21,9 +21,9 @@ void shim_state_set_scope(const char *containerd_address, const char *ns)
 {
   /* sandbox ids are unique per containerd and namespace, not per machine */
   char joined[PATH_MAX];
-  unsigned char d[SHA256_DIGEST_LENGTH];
+  uint8_t d[VEIL_SHA256_LEN];
   snprintf(joined, sizeof(joined), "%s|%s", containerd_address, ns);
-  SHA256((const unsigned char *)joined, strlen(joined), d);
+  veil_sha256(joined, strlen(joined), d);
   const char *r = getenv("VEIL_SHIM_STATE_ROOT");
   snprintf(scoped_root, sizeof(scoped_root), "%s/%02x%02x%02x%02x%02x%02x",
            r && r[0] ? r : SHIM_STATE_ROOT, d[0], d[1], d[2], d[3], d[4], d[5]);

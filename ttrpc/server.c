@@ -19,8 +19,12 @@
 #define EPOLL_BATCH 64
 /* The leader runs a request itself; past this, another worker takes the loop. */
 #define SELF_RUN_MAX_NS (1 * 1000 * 1000)
-/* The watchdog polls each millisecond for this long after the last request. */
-#define WATCHDOG_BUSY_NS (200ull * 1000 * 1000)
+/* The watchdog polls each millisecond for this long after the last request, then every
+ * WATCHDOG_IDLE_MS (the leader wakes it when it starts a call while it is slow, so this
+ * only bounds how late a stop() behind a blocked handler is seen). Kept short: an idle
+ * shim should not wake a thousand times a second. */
+#define WATCHDOG_BUSY_NS (20ull * 1000 * 1000)
+#define WATCHDOG_IDLE_MS 250
 
 void call_expire(struct ttrpc_call *call);
 void call_release(struct ttrpc_call *call);
@@ -558,8 +562,8 @@ static void watchdog(ttrpc_server *s)
     atomic_store(&s->watchdog_slow, !busy);
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += busy ? 1000000 : 50 * 1000000;
-    if (until.tv_nsec >= 1000000000) {
+    until.tv_nsec += busy ? 1000000 : WATCHDOG_IDLE_MS * 1000000L;
+    while (until.tv_nsec >= 1000000000) {
       until.tv_sec++;
       until.tv_nsec -= 1000000000;
     }
