@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "hypervisor/initdata.h"
 #include "shim/sandbox_extras.h"
@@ -18,7 +19,7 @@ int shim_initdata_prepare(struct shim *s, const char *annotation, struct sandbox
   if (veil_initdata_from_annotation(annotation, &d, err) < 0) {
     if (err && *err)
       (*err)->grpc_code = VEIL_GRPC_INVALID_ARGUMENT;
-    return veil_error_wrap(err, "annotation %s", VEIL_INITDATA_ANNOTATION);
+    return -1; /* the message already names the annotation */
   }
   snprintf(out->initdata_path, sizeof(out->initdata_path), "%s/initdata.img",
            s->sandbox.state_dir);
@@ -26,6 +27,7 @@ int shim_initdata_prepare(struct shim *s, const char *annotation, struct sandbox
     veil_initdata_free(d);
     return veil_error_wrap(err, "initdata disk");
   }
+  snprintf(out->initdata_algorithm, sizeof(out->initdata_algorithm), "%s", d->algorithm);
   memcpy(out->initdata_digest, d->digest, d->digest_len);
   out->initdata_digest_len = d->digest_len;
   out->disks[0].path = out->initdata_path;
@@ -35,4 +37,37 @@ int shim_initdata_prepare(struct shim *s, const char *annotation, struct sandbox
   log_info("sandbox %s: initdata %s digest attached", s->sandbox.id, d->algorithm);
   veil_initdata_free(d);
   return 0;
+}
+
+int shim_initdata_verify(struct shim *s, const struct sandbox_extras *x, veil_error_t *err)
+{
+  if (x->initdata_digest_len == 0)
+    return 0;
+  char expected[16 + 2 * sizeof(x->initdata_digest) + 2];
+  int n = snprintf(expected, sizeof(expected), "initdata-digest=%s:", x->initdata_algorithm);
+  for (size_t i = 0; i < x->initdata_digest_len && n > 0; i++)
+    n += snprintf(expected + n, sizeof(expected) - (size_t)n, "%02x", x->initdata_digest[i]);
+
+  Grpc__GuestDetailsRequest req = GRPC__GUEST_DETAILS_REQUEST__INIT;
+  Grpc__GuestDetailsResponse *resp = NULL;
+  if (SHIM_AGENT_CALL(s, err, veil_agent_get_guest_details, &req, &resp) < 0)
+    return veil_error_wrap(err, "initdata: ask the agent for its digest");
+  const char *reported = NULL;
+  if (resp->agent_details)
+    for (size_t i = 0; i < resp->agent_details->n_extra_features; i++)
+      if (strncmp(resp->agent_details->extra_features[i], "initdata-digest=", 16) == 0)
+        reported = resp->agent_details->extra_features[i];
+  int r = 0;
+  if (reported == NULL)
+    log_warn("sandbox %s: the agent does not report an initdata digest: not verified",
+             s->sandbox.id);
+  else if (strcmp(reported, expected) != 0)
+    r = veil_error_grpc(err, VEIL_GRPC_FAILED_PRECONDITION,
+                        "initdata: the guest reports %s but the host computed %s", reported,
+                        expected);
+  else
+    log_info("sandbox %s: initdata digest verified by the agent (%s)", s->sandbox.id,
+             expected + 16);
+  grpc__guest_details_response__free_unpacked(resp, NULL);
+  return r;
 }

@@ -244,7 +244,7 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
   sb->agent = agent;
   pthread_mutex_unlock(&s->lock);
   if (shim_sandbox_extras_apply_policy(s, &extras, err) < 0 ||
-      create_sandbox_rpc(s, spec, err) < 0) {
+      create_sandbox_rpc(s, spec, err) < 0 || shim_initdata_verify(s, &extras, err) < 0) {
     veil_error_wrap(err, "sandbox %s", id);
     goto fail;
   }

@@ -22,6 +22,7 @@ struct sandbox_extras {
   unsigned memory_mb;
   char kernel_params[1024];
   char *policy; /* agent policy text (io.katacontainers.config.agent.policy), malloc'd */
+  char initdata_algorithm[16];
 };
 
 /* Validate the initdata annotation (when the runtime config enables it) and write its
@@ -34,6 +35,10 @@ int shim_initdata_prepare(struct shim *s, const char *annotation, struct sandbox
 /* Send the policy (if any) right after the agent answered, as kata does. */
 int shim_sandbox_extras_apply_policy(struct shim *s, struct sandbox_extras *x, veil_error_t *err);
 void shim_sandbox_extras_clear(struct sandbox_extras *x);
+/* The agent re-reads the initdata disk and reports the digest it computed (veil-agent:
+ * GetGuestDetails extra_features "initdata-digest=<alg>:<hex>"): a different value fails
+ * the sandbox; an agent that does not report one (kata-agent) is only logged. */
+int shim_initdata_verify(struct shim *s, const struct sandbox_extras *x, veil_error_t *err);
 /* Compute the expected measurement, log it (debug) and write measurement.json. */
 void shim_sandbox_extras_record_measurement(struct shim *s, const struct veil_vm_spec *spec);
 
