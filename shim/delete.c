@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb-c.h"
 #include "shim/commands.h"
+#include "shim/timestamp.h"
 #include "shim/state_dir.h"
 
 int shim_cmd_delete(const struct shim_args *args)
@@ -35,11 +36,7 @@ int shim_cmd_delete(const struct shim_args *args)
   if (shim_state_reap_orphan(args->id, &err) < 0)
     log_error("delete %s: %s", args->id, err->msg);
 
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-  ts.seconds = now.tv_sec;
-  ts.nanos = (int32_t)now.tv_nsec;
+  Google__Protobuf__Timestamp ts = shim_timestamp_now();
   Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
   resp.exit_status = 128 + SIGKILL;
   resp.exited_at = &ts;

@@ -9,6 +9,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "github.com/containerd/containerd/api/services/ttrpc/events/v1/events.pb-c.h"
+#include "shim/timestamp.h"
 #include "shim/timeutil.h"
 #include "ttrpc/ttrpc.h"
 
@@ -146,11 +147,7 @@ void shim_events_publish(struct shim_events *ev, const char *topic, const Protob
     return;
   protobuf_c_message_pack(msg, msg_buf);
 
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-  ts.seconds = now.tv_sec;
-  ts.nanos = (int32_t)now.tv_nsec;
+  Google__Protobuf__Timestamp ts = shim_timestamp_now();
   Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
   any.type_url = (char *)msg->descriptor->name;
   any.value.data = msg_buf;

@@ -16,6 +16,7 @@
 #include "github.com/containerd/containerd/api/events/task.pb-c.h"
 #include "shim/events.h"
 #include "shim/shim.h"
+#include "shim/timestamp.h"
 
 #define STDIO_CHUNK (32u * 1024) /* kata reads 32 KiB per ReadStdout */
 #define EXIT_STATUS_UNKNOWN 255  /* the agent or VM vanished before reporting an exit */
@@ -225,9 +226,7 @@ void shim_process_mark_exited(struct shim *s, struct shim_process *p, uint32_t s
   p->status = PROC_STOPPED;
   p->exit_status = status;
   clock_gettime(CLOCK_REALTIME, &p->exited_at);
-  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-  ts.seconds = p->exited_at.tv_sec;
-  ts.nanos = (int32_t)p->exited_at.tv_nsec;
+  Google__Protobuf__Timestamp ts = shim_timestamp(&p->exited_at);
   Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
   ev.container_id = p->container->id;
   ev.id = p->exec_id[0] ? p->exec_id : p->container->id;

@@ -18,6 +18,7 @@
 #include "shim/mounts.h"
 #include "shim/options.h"
 #include "shim/shim.h"
+#include "shim/timestamp.h"
 #include "shim/task_lifecycle.h"
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)
@@ -279,9 +280,7 @@ fail:
 
 static void publish_delete(struct shim *s, struct shim_process *p)
 {
-  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-  ts.seconds = p->exited_at.tv_sec;
-  ts.nanos = (int32_t)p->exited_at.tv_nsec;
+  Google__Protobuf__Timestamp ts = shim_timestamp(&p->exited_at);
   Containerd__Events__TaskDelete ev = CONTAINERD__EVENTS__TASK_DELETE__INIT;
   ev.container_id = p->container->id;
   ev.id = p->exec_id[0] ? p->exec_id : p->container->id;

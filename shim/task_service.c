@@ -17,6 +17,7 @@
 #include "shim/shim.h"
 #include "shim/task_lifecycle.h"
 #include "shim/task_service.h"
+#include "shim/timestamp.h"
 #include "shim/timeutil.h"
 
 #define TASK_SERVICE "containerd.task.v2.Task"
@@ -182,7 +183,7 @@ static int h_state(void *user, const struct ttrpc_request_ctx *ctx, const uint8_
     pthread_mutex_unlock(&s->lock);
     return -1;
   }
-  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+  Google__Protobuf__Timestamp ts = shim_timestamp(&p->exited_at);
   Containerd__Task__V2__StateResponse out = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
   out.id = p->exec_id[0] ? p->exec_id : p->container->id;
   out.exec_id = p->exec_id;
@@ -195,8 +196,6 @@ static int h_state(void *user, const struct ttrpc_request_ctx *ctx, const uint8_
   out.terminal = p->terminal;
   out.exit_status = p->exit_status;
   if (p->exited) {
-    ts.seconds = p->exited_at.tv_sec;
-    ts.nanos = (int32_t)p->exited_at.tv_nsec;
     out.exited_at = &ts;
   }
   int rc = reply(&out.base, resp, resp_len, err);
@@ -462,9 +461,7 @@ static int h_wait(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t
       return veil_error_grpc(err, VEIL_GRPC_CANCELLED, "wait %s: cancelled", r->id);
     }
   }
-  Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-  ts.seconds = p->exited_at.tv_sec;
-  ts.nanos = (int32_t)p->exited_at.tv_nsec;
+  Google__Protobuf__Timestamp ts = shim_timestamp(&p->exited_at);
   Containerd__Task__V2__WaitResponse out = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
   out.exit_status = p->exit_status;
   out.exited_at = &ts;
