@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "hypervisor/measure_bytes.h"
@@ -36,46 +37,6 @@ const char *veil_initdata_get(const struct veil_initdata *d, const char *key)
     if (strcmp(d->data[i].key, key) == 0)
       return d->data[i].value;
   return NULL;
-}
-
-/* Standard base64 with or without padding; whitespace is ignored. */
-static int base64_decode(const char *in, uint8_t **out, size_t *len, veil_error_t *err)
-{
-  size_t n = strlen(in);
-  uint8_t *buf = malloc(n / 4 * 3 + 3);
-  if (!buf)
-    return veil_error_errno(err, "allocate");
-  uint32_t acc = 0;
-  size_t bits = 0, o = 0, pad = 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = in[i];
-    int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
-          : c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62 : c == '/' ? 63 : -1;
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-      continue;
-    if (c == '=') {
-      pad++;
-      continue;
-    }
-    if (v < 0 || pad) {
-      free(buf);
-      return veil_error_make(err, EINVAL, "initdata annotation is not valid base64 (bad character "
-                             "at offset %zu)", i);
-    }
-    acc = (acc << 6) | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      buf[o++] = (uint8_t)(acc >> bits);
-    }
-  }
-  if (bits >= 6 || pad > 2) {
-    free(buf);
-    return veil_error_make(err, EINVAL, "initdata annotation is not valid base64 (bad length)");
-  }
-  *out = buf;
-  *len = o;
-  return 0;
 }
 
 /* Inflate gzip (multi-member) into at most VEIL_INITDATA_MAX_TOML bytes. */
@@ -179,7 +140,7 @@ int veil_initdata_from_annotation(const char *value, struct veil_initdata **out,
   cleanup_with(veil_initdata_free) struct veil_initdata *d = calloc(1, sizeof(*d));
   if (!d)
     return veil_error_errno(err, "allocate");
-  if (base64_decode(value, &d->gzip, &d->gzip_len, err) < 0 ||
+  if (veil_base64_decode(value, VEIL_INITDATA_MAX_ANNOTATION, &d->gzip, &d->gzip_len, err) < 0 ||
       gunzip(d->gzip, d->gzip_len, &d->toml, &d->toml_len, err) < 0 || finish(d, err) < 0)
     return veil_error_wrap(err, "annotation %s", VEIL_INITDATA_ANNOTATION);
   *out = steal_pointer(&d);
@@ -219,12 +180,8 @@ int veil_initdata_binding(enum veil_profile profile, const uint8_t *digest, size
   memset(out, 0, 64);
   memcpy(out, digest, digest_len < field ? digest_len : field);
   *len = field;
-  if (b64) {
-    *b64 = malloc(4 * ((field + 2) / 3) + 1);
-    if (!*b64)
-      return veil_error_errno(err, "allocate");
-    EVP_EncodeBlock((unsigned char *)*b64, out, (int)field);
-  }
+  if (b64 && (*b64 = veil_base64_encode(out, field)) == NULL)
+    return veil_error_make(err, ENOMEM, "out of memory");
   return 0;
 }
 

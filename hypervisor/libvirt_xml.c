@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 
 /* Write s with XML escaping. */
@@ -104,7 +105,7 @@ static void launch_security(FILE *f, const struct veil_qemu_plan *p)
     if (digest) {
       unsigned char buf[32] = { 0 };
       memcpy(buf, s->initdata_digest, s->initdata_digest_len < 32 ? s->initdata_digest_len : 32);
-      cleanup_free char *b = veil_base64(buf, 32);
+      cleanup_free char *b = veil_base64_encode(buf, 32);
       elem(f, "    ", "hostData", b ? b : "");
     }
     fprintf(f, "  </launchSecurity>\n");
@@ -115,7 +116,7 @@ static void launch_security(FILE *f, const struct veil_qemu_plan *p)
     if (digest) {
       unsigned char buf[48] = { 0 };
       memcpy(buf, s->initdata_digest, s->initdata_digest_len < 48 ? s->initdata_digest_len : 48);
-      cleanup_free char *b = veil_base64(buf, 48);
+      cleanup_free char *b = veil_base64_encode(buf, 48);
       elem(f, "    ", "mrConfigId", b ? b : "");
     }
     if (strncmp(c->quote_generation_socket, "unix:", 5) == 0) {

@@ -1,23 +1,15 @@
 #include "hypervisor/qemu_argv.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "hypervisor/argvec.h"
 
 #define SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
-
-char *veil_base64(const unsigned char *data, size_t len)
-{
-  char *out = malloc(4 * ((len + 2) / 3) + 1);
-  if (out)
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-  return out;
-}
 
 char *veil_vm_cmdline(const struct veil_vm_spec *spec)
 {
@@ -35,7 +27,7 @@ static char *digest_field_b64(const struct veil_vm_spec *spec, size_t size)
   unsigned char buf[64] = { 0 };
   size_t n = spec->initdata_digest_len < size ? spec->initdata_digest_len : size;
   memcpy(buf, spec->initdata_digest, n);
-  return veil_base64(buf, size);
+  return veil_base64_encode(buf, size);
 }
 
 static bool is_s390x(const struct veil_config *c)

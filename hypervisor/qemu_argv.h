@@ -27,8 +27,6 @@ struct veil_qemu_plan {
 };
 
 int veil_qemu_build_argv(const struct veil_qemu_plan *plan, char ***argv, veil_error_t *err);
-/* Base64 (standard alphabet, padded) of data; malloc'd. */
-char *veil_base64(const unsigned char *data, size_t len);
 /* The kernel command line: config kernel_params + spec extra params. malloc'd. */
 char *veil_vm_cmdline(const struct veil_vm_spec *spec);
 

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/log.h"
@@ -82,7 +83,7 @@ static int read_b64_file(const char *key, const char *path, size_t want, char **
   if (len != want)
     return veil_error_make(err, EINVAL, "config key %s: `%s` holds %zu bytes, expected %zu", key, path,
                            len, want);
-  if ((*out = veil_base64((unsigned char *)data, len)) == NULL)
+  if ((*out = veil_base64_encode((unsigned char *)data, len)) == NULL)
     return veil_error_make(err, ENOMEM, "out of memory");
   return 0;
 }

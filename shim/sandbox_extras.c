@@ -1,11 +1,11 @@
 #include "shim/sandbox_extras.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/log.h"
@@ -68,24 +68,13 @@ static int check_kernel_params(const char *v, veil_error_t *err)
 
 static int decode_policy(const char *b64, char **out, veil_error_t *err)
 {
-  size_t len = strlen(b64);
-  if (len > POLICY_MAX * 4 / 3 + 4)
-    return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "annotation %s: larger than %u bytes",
-                           ANNOT_POLICY, POLICY_MAX);
-  cleanup_free unsigned char *buf = malloc(len / 4 * 3 + 4);
-  if (buf == NULL)
-    return veil_error_make(err, ENOMEM, "out of memory");
-  int n = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)len);
-  if (n < 0 || len % 4 != 0)
-    return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "annotation %s: not valid base64",
-                           ANNOT_POLICY);
-  /* EVP_DecodeBlock counts padding as zero bytes */
-  if (len >= 1 && b64[len - 1] == '=')
-    n--;
-  if (len >= 2 && b64[len - 2] == '=')
-    n--;
-  buf[n] = '\0';
-  *out = (char *)steal_pointer(&buf);
+  uint8_t *text = NULL;
+  size_t len = 0;
+  if (veil_base64_decode(b64, POLICY_MAX, &text, &len, err) < 0) {
+    (*err)->grpc_code = VEIL_GRPC_INVALID_ARGUMENT;
+    return veil_error_wrap(err, "annotation %s", ANNOT_POLICY);
+  }
+  *out = (char *)text; /* NUL-terminated by the decoder */
   return 0;
 }
 

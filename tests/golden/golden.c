@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "hypervisor/argvec.h"
@@ -141,8 +142,8 @@ static void run_case(void **state, bool libvirt)
   static unsigned char idb[96], ida[4096];
   for (size_t i = 0; i < sizeof(ida); i++)
     ida[i] = (unsigned char)(i * 7), idb[i % 96] = (unsigned char)i;
-  cleanup_free char *idb64 = gc->id_block ? veil_base64(idb, sizeof(idb)) : NULL;
-  cleanup_free char *ida64 = gc->id_block ? veil_base64(ida, sizeof(ida)) : NULL;
+  cleanup_free char *idb64 = gc->id_block ? veil_base64_encode(idb, sizeof(idb)) : NULL;
+  cleanup_free char *ida64 = gc->id_block ? veil_base64_encode(ida, sizeof(ida)) : NULL;
   struct veil_qemu_plan plan = {
     .spec = &spec, .run_dir = "/run/veil/golden", .firmware = gc->firmware, .fw_mapping = gc->mapping,
     .cbitpos = 51, .reduced_phys_bits = 1, .channel = &ch, .id_block_b64 = idb64, .id_auth_b64 = ida64,

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/sha256.h"
@@ -68,12 +69,46 @@ static void test_error_wrap_and_codes(void **state)
   assert_string_equal(err->msg, "context only");
 }
 
+static void test_base64_round_trip_and_bounds(void **state)
+{
+  (void)state;
+  uint8_t data[40];
+  for (size_t i = 0; i < sizeof(data); i++)
+    data[i] = (uint8_t)(i * 37 + 1);
+  for (size_t len = 0; len <= sizeof(data); len++) {
+    cleanup_free char *b64 = veil_base64_encode(data, len);
+    assert_int_equal(strlen(b64), 4 * ((len + 2) / 3));
+    cleanup_free uint8_t *back = NULL;
+    size_t n = 0;
+    cleanup_error veil_error_t err = NULL;
+    assert_int_equal(veil_base64_decode(b64, len, &back, &n, &err), 0);
+    assert_int_equal(n, len);
+    assert_memory_equal(back, data, len);
+    assert_int_equal(back[len], 0);
+  }
+  cleanup_free char *fooba = veil_base64_encode("fooba", 5);
+  assert_string_equal(fooba, "Zm9vYmE="); /* RFC 4648 section 10 */
+  cleanup_error veil_error_t err = NULL;
+  uint8_t *out = NULL;
+  size_t n = 0;
+  assert_int_equal(veil_base64_decode("Zm9v*mE=", 100, &out, &n, &err), -1);
+  assert_int_equal(err->status, EINVAL);
+  assert_non_null(strstr(err->msg, "offset 4"));
+  veil_error_release(&err);
+  assert_int_equal(veil_base64_decode("Zm9vYmE", 100, &out, &n, &err), 0); /* no padding */
+  assert_int_equal(n, 5);
+  free(out);
+  assert_int_equal(veil_base64_decode("Zm9vYmFy", 5, &out, &n, &err), -1); /* over the bound */
+  assert_int_equal(veil_base64_decode("Z", 100, &out, &n, &err), -1);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sha256_fips_vectors),
       cmocka_unit_test(test_sha256_matches_openssl),
       cmocka_unit_test(test_error_wrap_and_codes),
+      cmocka_unit_test(test_base64_round_trip_and_bounds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
