@@ -15,13 +15,11 @@
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "github.com/containerd/containerd/api/events/task.pb-c.h"
-#include "health.pb-c.h"
 #include "shim/bundle.h"
 #include "shim/events.h"
 #include "shim/sandbox_extras.h"
 #include "shim/shim.h"
 #include "shim/state_dir.h"
-#include "shim/timeutil.h"
 
 #define SHARE_TAG "veilshared"
 #define CONSOLE_TAIL_BYTES 1500

@@ -26,6 +26,5 @@ int shim_state_dir_remove(const char *dir, veil_error_t *err);
 /* After a shim crash: if <state>/<id> exists and its shim is dead, kill the VMM it
  * recorded (only if /proc/<pid>/exe still looks like a VMM) and remove the directory. */
 int shim_state_reap_orphan(const char *id, veil_error_t *err);
-/* Is the given id's state dir owned by a running shim other than us? */
 
 #endif

@@ -221,6 +221,10 @@ int shim_task_create(struct shim *s, const Containerd__Task__V2__CreateTaskReque
   }
   if (shared && share_into_guest(s, c, rootfs, &sr, err) < 0)
     goto fail;
+  if (sr.n_dropped_mounts)
+    log_warn("container %s: %zu host bind mount(s) dropped: the %s profile shares no host "
+             "filesystem with the guest", req->id, sr.n_dropped_mounts,
+             veil_profile_name(s->sandbox.config->profile));
 
   Grpc__CreateContainerRequest cc = GRPC__CREATE_CONTAINER_REQUEST__INIT;
   cc.container_id = req->id;

@@ -1,6 +1,5 @@
 #ifndef VEIL_SHIM_TIMEUTIL_H
 #define VEIL_SHIM_TIMEUTIL_H
-#include <stdint.h>
 #include <time.h>
 
 /* now + ms on CLOCK_REALTIME, for pthread_cond_timedwait */
@@ -17,10 +16,4 @@ static inline struct timespec veil_deadline_realtime(int ms)
   return t;
 }
 
-static inline uint64_t veil_mono_ms(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
 #endif
