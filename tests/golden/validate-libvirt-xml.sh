@@ -5,7 +5,8 @@
 set -eu
 dir=$(dirname "$0")
 schema=/usr/share/libvirt/schemas/domaincommon.rng
-command -v virt-xml-validate >/dev/null || { echo "virt-xml-validate missing (libvirt-clients)" >&2; exit 1; }
+command -v virt-xml-validate >/dev/null || { echo "virt-xml-validate missing: install libvirt-clients (scripts/setup)" >&2; exit 1; }
+command -v xmllint >/dev/null || { echo "xmllint missing (virt-xml-validate calls it): install libxml2-utils (scripts/setup)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0
