@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,25 +113,3 @@ int veil_mkdir_p(const char *path, mode_t mode, veil_error_t *err)
   return 0;
 }
 
-static int remove_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  if (remove(p) < 0 && errno != ENOENT)
-    return -1;
-  return 0;
-}
-
-int veil_remove_tree(const char *path, veil_error_t *err)
-{
-  struct stat st;
-  if (lstat(path, &st) < 0) {
-    if (errno == ENOENT)
-      return 0;
-    return veil_error_errno(err, "stat `%s`", path);
-  }
-  if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
-    return veil_error_errno(err, "remove `%s`", path);
-  return 0;
-}

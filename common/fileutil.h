@@ -17,8 +17,11 @@ int veil_write_file_atomic(const char *path, const void *data, size_t len, mode_
                            veil_error_t *err);
 /* mkdir -p with the given mode for created directories. */
 int veil_mkdir_p(const char *path, mode_t mode, veil_error_t *err);
-/* rm -rf without following symlinks; a missing path is not an error. */
+/* rm -rf that never follows a symlink and never enters another mount (a directory that is
+ * still a mount point fails with EBUSY); a missing path is not an error (remove_tree.c). */
 int veil_remove_tree(const char *path, veil_error_t *err);
+/* The same for `name` relative to an open directory. */
+int veil_remove_tree_at(int dirfd, const char *name, veil_error_t *err);
 /* write() all bytes, retrying on EINTR/partial writes. */
 int veil_write_all(int fd, const void *data, size_t len, veil_error_t *err);
 

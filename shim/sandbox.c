@@ -153,6 +153,19 @@ static int create_sandbox_rpc(struct shim *s, const json_t *spec, veil_error_t *
   return SHIM_AGENT_CALL(s, err, veil_agent_create_sandbox, &req);
 }
 
+/* After the VM is gone: the share (its binds, the export), then the state dir. */
+static void remove_state(struct shim_sandbox *sb)
+{
+  if (sb->state_dir[0] == '\0')
+    return;
+  cleanup_error veil_error_t err = NULL;
+  if (shim_share_teardown(&sb->share, &err) < 0)
+    log_warn("sandbox %s: share: %s", sb->id, err->msg);
+  else if (shim_state_dir_remove(sb->state_dir, &err) < 0)
+    log_warn("remove %s: %s", sb->state_dir, err->msg);
+  sb->state_dir[0] = '\0';
+}
+
 static void boot_cleanup(struct shim *s)
 {
   struct shim_sandbox *sb = &s->sandbox;
@@ -167,12 +180,7 @@ static void boot_cleanup(struct shim *s)
   }
   veil_vm_free(sb->vm);
   sb->vm = NULL;
-  if (sb->state_dir[0]) {
-    cleanup_error veil_error_t err = NULL;
-    if (shim_state_dir_remove(sb->state_dir, &err) < 0)
-      log_warn("remove %s: %s", sb->state_dir, err->msg);
-    sb->state_dir[0] = '\0';
-  }
+  remove_state(sb);
   veil_config_free(sb->config);
   sb->config = NULL;
 }
@@ -196,9 +204,9 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
       shim_state_write_pid(sb->state_dir, "shim.pid", getpid(), err) < 0)
     goto fail;
 
-  char shared[PATH_MAX];
-  snprintf(shared, sizeof(shared), "%s/shared", sb->state_dir);
-  struct veil_vm_share share = {SHARE_TAG, shared, false};
+  if (shim_sandbox_has_shared_fs(s) && shim_share_setup(&sb->share, sb->state_dir, err) < 0)
+    goto fail;
+  struct veil_vm_share share = {SHARE_TAG, sb->share.export_dir, false};
   if (shim_sandbox_extras_prepare(s, spec, &extras, err) < 0)
     goto fail;
   struct veil_vm_spec vs = {
@@ -214,10 +222,6 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
       .initdata_digest = extras.initdata_digest_len ? extras.initdata_digest : NULL,
       .initdata_digest_len = extras.initdata_digest_len,
   };
-  if (vs.n_shares && mkdir(shared, 0755) < 0 && errno != EEXIST) {
-    veil_error_errno(err, "mkdir `%s`", shared);
-    goto fail;
-  }
   log_info("sandbox %s: booting a %s VM (config %s)", id, veil_profile_name(sb->config->profile),
            cfg_path);
   if (veil_vm_start(&vs, &sb->vm, err) < 0) {
@@ -313,8 +317,6 @@ void shim_sandbox_destroy(struct shim *s)
   sb->oom_started = false;
   veil_vm_free(sb->vm);
   sb->vm = NULL;
-  if (sb->state_dir[0] && shim_state_dir_remove(sb->state_dir, &err) < 0)
-    log_warn("remove %s: %s", sb->state_dir, err->msg);
-  sb->state_dir[0] = '\0';
+  remove_state(sb);
   pthread_mutex_unlock(&boot_lock);
 }

@@ -15,6 +15,7 @@
 #include "hypervisor/config.h"
 #include "hypervisor/vm.h"
 #include "shim/args.h"
+#include "shim/share.h"
 #include "shim/spec.h"
 #include "ttrpc/ttrpc.h"
 #include "vsock/agent_client.h"
@@ -55,7 +56,7 @@ struct shim_container {
   char *bundle;
   bool is_sandbox_container; /* CRI pause container, or a `ctr run` container */
   bool rootfs_mounted;       /* we mounted CreateTaskRequest.rootfs on <bundle>/rootfs */
-  char **shared_mounts;      /* bind mounts we made under the share (to undo), NULL-terminated */
+  char **share_entries;     /* names under the share we bound (to undo), NULL-terminated */
   struct shim_process *init;
   struct shim_process *execs;
   struct shim_container *next;
@@ -64,6 +65,7 @@ struct shim_container {
 struct shim_sandbox {
   char *id;
   char state_dir[512];
+  struct shim_share share;  /* dev profile: the host dir exported to the guest */
   struct veil_config *config;
   struct veil_vm *vm;
   veil_agent *agent;  /* closed (never freed) while threads may use it */

@@ -34,54 +34,63 @@ static int id_is_safe(const char *id)
   return 1;
 }
 
-static void undo_shared_mounts(struct shim_container *c)
+/* Undo the share binds of a container, newest first, then remove their targets (the share's
+ * top level is read-only to the guest, so nothing there can have been swapped). */
+static void undo_share_entries(struct shim *s, struct shim_container *c)
 {
-  if (c->shared_mounts == NULL)
+  if (c->share_entries == NULL)
     return;
   size_t n = 0;
-  while (c->shared_mounts[n])
+  while (c->share_entries[n])
     n++;
-  while (n > 0) {
-    char *m = c->shared_mounts[--n];
-    shim_unmount(m);
-    remove(m);
-    free(m);
+  while (n > 0)
+    shim_share_unbind(&s->sandbox.share, c->share_entries[--n]);
+  for (char **e = c->share_entries; *e; e++) {
+    char *slash = strchr(*e, '/');
+    if (slash)
+      *slash = '\0'; /* "<cid>/rootfs": remove the whole "<cid>" dir */
+    cleanup_error veil_error_t err = NULL;
+    if (shim_share_remove(&s->sandbox.share, *e, &err) < 0)
+      log_warn("container %s: %s", c->id, err->msg);
   }
-  free(c->shared_mounts);
-  c->shared_mounts = NULL;
+  veil_cleanup_strvp(&c->share_entries);
 }
 
-static int remember_mount(struct shim_container *c, const char *path, veil_error_t *err)
+static int remember_entry(struct shim_container *c, const char *name, veil_error_t *err)
 {
   size_t n = 0;
-  while (c->shared_mounts && c->shared_mounts[n])
+  while (c->share_entries && c->share_entries[n])
     n++;
-  char **v = realloc(c->shared_mounts, (n + 2) * sizeof(char *));
+  char **v = realloc(c->share_entries, (n + 2) * sizeof(char *));
   if (v == NULL)
     return veil_error_make(err, ENOMEM, "out of memory");
-  c->shared_mounts = v;
-  v[n] = strdup(path);
+  c->share_entries = v;
+  v[n] = strdup(name);
   v[n + 1] = NULL;
   return v[n] ? 0 : veil_error_make(err, ENOMEM, "out of memory");
 }
 
-/* Host files the container needs in the guest (dev profile: binds into the 9p share). */
+static int share_bind(struct shim *s, struct shim_container *c, const char *source,
+                      const char *name, bool readonly, veil_error_t *err)
+{
+  /* remembered first: a bind that fails half-way is undone with the rest */
+  if (remember_entry(c, name, err) < 0)
+    return -1;
+  return shim_share_bind(&s->sandbox.share, source, name, readonly, err);
+}
+
+/* Host files the container needs in the guest (dev profile: binds into the share). */
 static int share_into_guest(struct shim *s, struct shim_container *c, const char *rootfs,
                             const struct spec_result *sr, veil_error_t *err)
 {
-  char target[PATH_MAX];
-  snprintf(target, sizeof(target), "%s/shared/%s/rootfs", s->sandbox.state_dir, c->id);
-  if (shim_bind(rootfs, target, false, err) < 0)
+  char name[PATH_MAX];
+  snprintf(name, sizeof(name), "%s/rootfs", c->id);
+  if (share_bind(s, c, rootfs, name, false, err) < 0)
     return veil_error_wrap(err, "share the rootfs of %s", c->id);
-  if (remember_mount(c, target, err) < 0)
-    return -1;
-  for (size_t i = 0; i < sr->n_shares; i++) {
-    snprintf(target, sizeof(target), "%s/shared/%s", s->sandbox.state_dir, sr->shares[i].name);
-    if (shim_bind(sr->shares[i].host_source, target, sr->shares[i].readonly, err) < 0)
+  for (size_t i = 0; i < sr->n_shares; i++)
+    if (share_bind(s, c, sr->shares[i].host_source, sr->shares[i].name, sr->shares[i].readonly,
+                   err) < 0)
       return veil_error_wrap(err, "share mount source of %s", c->id);
-    if (remember_mount(c, target, err) < 0)
-      return -1;
-  }
   return 0;
 }
 
@@ -103,13 +112,7 @@ static void container_free(struct shim_container *c)
 /* Release host resources of a container: share binds, the rootfs mount. */
 static void container_release_host(struct shim *s, struct shim_container *c)
 {
-  undo_shared_mounts(c);
-  if (s->sandbox.state_dir[0]) {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/shared/%s", s->sandbox.state_dir, c->id);
-    cleanup_error veil_error_t err = NULL;
-    veil_remove_tree(dir, &err);
-  }
+  undo_share_entries(s, c);
   if (c->rootfs_mounted) {
     char rootfs[PATH_MAX];
     snprintf(rootfs, sizeof(rootfs), "%s/rootfs", c->bundle);

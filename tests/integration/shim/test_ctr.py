@@ -66,9 +66,30 @@ class CtrTests(CtrTestCase):
         self.assertEqual(len(ctd.shims()), 1)
         if VEIL:
             self.assertEqual(len(ctd.qemus()), 1)
+            self.assert_share_export_read_only(cid)
         self.assertEqual(self.kill_and_delete(cid), 137)
         harness.wait_for(lambda: not ctd.shims(), 10, "the shim to exit")
         self.assert_nothing_left(cid, extra_sockets=[address[len("unix://"):]])
+
+    def assert_share_export_read_only(self, sandbox_id):
+        """The 9p export (<state>/shared) is mounted read-only and as a slave, so the guest
+        cannot plant links where the shim creates mount targets; the rootfs bind below it is
+        rw (security review finding 1, kata CVE-2020-2026)."""
+        export = rootfs = None
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                point = fields[4].replace("\\040", " ")
+                if point.endswith(f"/{sandbox_id}/shared"):
+                    export = fields
+                elif point.endswith(f"/{sandbox_id}/shared/{sandbox_id}/rootfs"):
+                    rootfs = fields
+        self.assertIsNotNone(export, "no share export mount for the sandbox")
+        self.assertIn("ro", export[5].split(","), export)
+        self.assertTrue(any(f.startswith("master:") for f in export[6:export.index("-")]),
+                        f"the export is not a slave mount: {export}")
+        self.assertIsNotNone(rootfs, "the rootfs bind did not propagate into the export")
+        self.assertIn("rw", rootfs[5].split(","), rootfs)
 
     def test_stdin_round_trip(self):
         # ctr run forwards its stdin but never closes the container's stdin (no CloseIO on
