@@ -113,6 +113,30 @@ static void *vm_monitor(void *arg)
   return NULL;
 }
 
+#define OOM_EVENT_INTERVAL_NS 1000000000LL /* at most one TaskOOM per container per second */
+
+/* The guest names the container: publish only for ours (a guest must not mark other pods'
+ * containers OOMKilled), and coalesce a flood. Called with s->lock held. */
+static void publish_oom(struct shim *s, const char *container_id)
+{
+  struct shim_container *c = shim_find_container(s, container_id);
+  if (c == NULL) {
+    log_debug("sandbox %s: OOM event for a container this shim does not run: ignored",
+              s->sandbox.id);
+    return;
+  }
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long long since = (now.tv_sec - c->last_oom.tv_sec) * 1000000000LL +
+                    (now.tv_nsec - c->last_oom.tv_nsec);
+  if ((c->last_oom.tv_sec || c->last_oom.tv_nsec) && since < OOM_EVENT_INTERVAL_NS)
+    return;
+  c->last_oom = now;
+  Containerd__Events__TaskOOM oom = CONTAINERD__EVENTS__TASK_OOM__INIT;
+  oom.container_id = c->id; /* our copy, not the guest's bytes */
+  shim_events_publish(s->events, "/tasks/oom", &oom.base);
+}
+
 static void *oom_watcher(void *arg)
 {
   struct shim *s = arg;
@@ -122,9 +146,9 @@ static void *oom_watcher(void *arg)
     Grpc__OOMEvent *ev = NULL;
     if (SHIM_AGENT_CALL(s, &err, veil_agent_get_oom_event, &req, &ev) < 0)
       break; /* Unimplemented, or the agent is gone */
-    Containerd__Events__TaskOOM oom = CONTAINERD__EVENTS__TASK_OOM__INIT;
-    oom.container_id = ev->container_id;
-    shim_events_publish(s->events, "/tasks/oom", &oom.base);
+    pthread_mutex_lock(&s->lock);
+    publish_oom(s, ev->container_id);
+    pthread_mutex_unlock(&s->lock);
     protobuf_c_message_free_unpacked(&ev->base, NULL);
   }
   return NULL;

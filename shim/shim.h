@@ -59,6 +59,9 @@ struct shim_container {
   char **share_entries;     /* names under the share we bound (to undo), NULL-terminated */
   struct shim_process *init;
   struct shim_process *execs;
+  struct timespec last_oom;  /* CLOCK_MONOTONIC of the last TaskOOM published for it */
+  uint8_t *last_metrics;     /* the last Stats answer, served while the guest does not answer */
+  size_t last_metrics_len;
   struct shim_container *next;
 };
 

@@ -106,6 +106,7 @@ static void container_free(struct shim_container *c)
   }
   free(c->id);
   free(c->bundle);
+  free(c->last_metrics);
   free(c);
 }
 

@@ -483,10 +483,34 @@ static int h_stats(void *user, const struct ttrpc_request_ctx *ctx, const uint8_
   Grpc__StatsContainerRequest sc = GRPC__STATS_CONTAINER_REQUEST__INIT;
   sc.container_id = r->id;
   Grpc__StatsContainerResponse *st = NULL;
-  if (SHIM_AGENT_CALL(s, err, veil_agent_stats_container, &sc, &st) < 0)
-    return veil_error_wrap(err, "stats %s", r->id);
+  if (SHIM_AGENT_CALL(s, err, veil_agent_stats_container, &sc, &st) < 0) {
+    if (veil_error_grpc_code(*err) != VEIL_GRPC_DEADLINE_EXCEEDED)
+      return veil_error_wrap(err, "stats %s", r->id);
+    pthread_mutex_lock(&s->lock);
+    struct shim_container *c = shim_find_container(s, r->id);
+    if (c && c->last_metrics && (*resp = malloc(c->last_metrics_len)) != NULL) {
+      memcpy(*resp, c->last_metrics, c->last_metrics_len);
+      *resp_len = c->last_metrics_len;
+      log_warn("stats %s: the guest did not answer in time: serving the last value", r->id);
+      veil_error_release(err);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return *err ? veil_error_wrap(err, "stats %s", r->id) : 0;
+  }
   int rc = shim_stats_to_metrics(st, resp, resp_len, err);
   protobuf_c_message_free_unpacked(&st->base, NULL);
+  if (rc == 0) {
+    pthread_mutex_lock(&s->lock);
+    struct shim_container *c = shim_find_container(s, r->id);
+    uint8_t *copy = c ? malloc(*resp_len ? *resp_len : 1) : NULL;
+    if (copy) {
+      memcpy(copy, *resp, *resp_len);
+      free(c->last_metrics);
+      c->last_metrics = copy;
+      c->last_metrics_len = *resp_len;
+    }
+    pthread_mutex_unlock(&s->lock);
+  }
   return rc;
 }
 

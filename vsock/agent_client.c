@@ -74,8 +74,10 @@ static const struct rpc_info rpcs[VEIL_AGENT_RPC_COUNT] = {
                                    EMPTY_MAX},
   [VEIL_AGENT_STATS_CONTAINER] = {AGENT, "StatsContainer",
                                   &grpc__stats_container_request__descriptor,
-                                  &grpc__stats_container_response__descriptor, 60 * SEC,
-                                  1024 * KIB},
+                                  &grpc__stats_container_response__descriptor,
+                                  /* containerd asks every task in turn: one silent guest
+                                   * must not stall node-wide stats (kubelet, eviction) */
+                                  5 * SEC, 1024 * KIB},
   [VEIL_AGENT_UPDATE_CONTAINER] = {AGENT, "UpdateContainer",
                                    &grpc__update_container_request__descriptor, EMPTY, 60 * SEC,
                                    EMPTY_MAX},
