@@ -16,6 +16,7 @@ struct veil_error_s {
   int status;    /* errno value, > 0 */
   int grpc_code; /* google.rpc.Code, or -1 = derive from status */
   char *msg;
+  int remote;    /* code and message came from a ttrpc peer (untrusted if the peer is) */
 };
 typedef struct veil_error_s *veil_error_t;
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "hypervisor/initdata.h"
@@ -61,10 +62,12 @@ int shim_initdata_verify(struct shim *s, const struct sandbox_extras *x, veil_er
   if (reported == NULL)
     log_warn("sandbox %s: the agent does not report an initdata digest: not verified",
              s->sandbox.id);
-  else if (strcmp(reported, expected) != 0)
+  else if (strcmp(reported, expected) != 0) {
+    cleanup_free char *shown = veil_text_sanitize(reported, strlen(reported), 256); /* guest's */
     r = veil_error_grpc(err, VEIL_GRPC_FAILED_PRECONDITION,
-                        "initdata: the guest reports %s but the host computed %s", reported,
-                        expected);
+                        "initdata: the guest reports %s but the host computed %s",
+                        shown ? shown : "(out of memory)", expected);
+  }
   else
     log_info("sandbox %s: initdata digest verified by the agent (%s)", s->sandbox.id,
              expected + 16);

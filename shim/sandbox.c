@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.pb-c.h"
+#include "common/text.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/log.h"
@@ -47,7 +48,10 @@ static char *console_tail(struct veil_vm *vm)
     return NULL;
   ssize_t n = pread(fd, buf, CONSOLE_TAIL_BYTES, from);
   buf[n > 0 ? n : 0] = '\0';
-  return buf;
+  /* the guest wrote it: printable UTF-8 before it reaches containerd */
+  char *clean = veil_text_sanitize_lines(buf, (size_t)(n > 0 ? n : 0), CONSOLE_TAIL_BYTES);
+  free(buf);
+  return clean;
 }
 
 static bool vm_alive(void *user)

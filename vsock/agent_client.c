@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/text.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "google/protobuf/empty.pb-c.h"
@@ -181,6 +182,40 @@ veil_agent *veil_agent_dial(const char *address, int connect_timeout_ms, veil_er
   return veil_agent_new(c, err);
 }
 
+#define AGENT_ERROR_TEXT_MAX 1024
+
+/* An error the agent sent is the guest's words: printable UTF-8 of bounded length, and only
+ * codes that cannot make containerd believe something about the host (a NotFound answer to
+ * Kill or Delete reads as "already gone"; AlreadyExists as a name clash) pass as they are. */
+static void distrust_agent_error(veil_error_t *err)
+{
+  if (err == NULL || *err == NULL || !(*err)->remote)
+    return;
+  struct veil_error_s *e = *err;
+  char *clean = veil_text_sanitize(e->msg, strlen(e->msg), AGENT_ERROR_TEXT_MAX);
+  if (clean) {
+    free(e->msg);
+    e->msg = clean;
+  }
+  switch (e->grpc_code) {
+  case VEIL_GRPC_CANCELLED:
+  case VEIL_GRPC_INVALID_ARGUMENT:
+  case VEIL_GRPC_DEADLINE_EXCEEDED:
+  case VEIL_GRPC_PERMISSION_DENIED:
+  case VEIL_GRPC_RESOURCE_EXHAUSTED:
+  case VEIL_GRPC_FAILED_PRECONDITION:
+  case VEIL_GRPC_ABORTED:
+  case VEIL_GRPC_OUT_OF_RANGE:
+  case VEIL_GRPC_UNIMPLEMENTED:
+  case VEIL_GRPC_INTERNAL:
+  case VEIL_GRPC_UNAVAILABLE:
+    break;
+  default:
+    e->grpc_code = VEIL_GRPC_INTERNAL;
+    e->status = veil_errno_from_grpc_code(VEIL_GRPC_INTERNAL);
+  }
+}
+
 /* One unary call: type-check and pack the request, bound and unpack the response.
  * `max_resp` is the largest packed response accepted. */
 static int agent_call(veil_agent *a, enum veil_agent_rpc rpc, const ProtobufCMessage *req,
@@ -203,8 +238,10 @@ static int agent_call(veil_agent *a, enum veil_agent_rpc rpc, const ProtobufCMes
   cleanup_free uint8_t *resp = NULL;
   size_t resp_len = 0;
   if (ttrpc_client_call(a->client, info->service, info->method, buf, req_len, timeout_ns, NULL, 0,
-                        &resp, &resp_len, err) < 0)
+                        &resp, &resp_len, err) < 0) {
+    distrust_agent_error(err);
     return veil_error_wrap(err, "agent %s", info->method);
+  }
   if (resp_len > max_resp)
     return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: response of %zu bytes exceeds "
                            "the limit of %zu: rejected (misbehaving guest?)", info->method,

@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/sha256.h"
+#include "common/text.h"
 
 static void test_sha256_fips_vectors(void **state)
 {
@@ -102,6 +103,21 @@ static void test_base64_round_trip_and_bounds(void **state)
   assert_int_equal(veil_base64_decode("Z", 100, &out, &n, &err), -1);
 }
 
+static void test_text_sanitize(void **state)
+{
+  (void)state;
+  const char in[] = "ok \xc3\xa9 \xe2\x82\xac\n\x1b[31m\xff\xc0\xaf\xed\xa0\x80\xc2\x85\x7f end";
+  cleanup_free char *a = veil_text_sanitize(in, sizeof(in) - 1, 1024);
+  assert_string_equal(a, "ok \xc3\xa9 \xe2\x82\xac\\x0a\\x1b[31m\\xff\\xc0\\xaf\\xed\\xa0\\x80"
+                         "\\xc2\\x85\\x7f end");
+  cleanup_free char *b = veil_text_sanitize_lines("a\nb\tc", 5, 1024);
+  assert_string_equal(b, "a\nb\\x09c");
+  cleanup_free char *c = veil_text_sanitize("abcdefgh", 8, 3);
+  assert_string_equal(c, "abc...(5 bytes cut)");
+  cleanup_free char *d = veil_text_sanitize("\xe2\x82", 2, 16); /* truncated sequence */
+  assert_string_equal(d, "\\xe2\\x82");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -109,6 +125,7 @@ int main(void)
       cmocka_unit_test(test_sha256_matches_openssl),
       cmocka_unit_test(test_error_wrap_and_codes),
       cmocka_unit_test(test_base64_round_trip_and_bounds),
+      cmocka_unit_test(test_text_sanitize),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -183,12 +183,24 @@ static int write_overclaims(void *user, const struct ttrpc_request_ctx *ctx, con
   return pack_reply(&r.base, resp, resp_len);
 }
 
-/* StartContainer: a remote error */
+/* StartContainer: a remote NotFound whose text tries to forge a log line */
 static int start_not_found(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
                            size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
 {
   (void)user, (void)ctx, (void)req, (void)req_len, (void)resp, (void)resp_len;
-  return veil_error_grpc(err, VEIL_GRPC_NOT_FOUND, "container nope not found");
+  return veil_error_grpc(err, VEIL_GRPC_NOT_FOUND,
+                         "container nope not found\nlevel=error msg=\x1b[31mforged \xff\xfe ok \xc3\xa9");
+}
+
+/* PauseContainer: a code that passes, with a 10 KiB message */
+static int pause_denied(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
+                        size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
+{
+  (void)user, (void)ctx, (void)req, (void)req_len, (void)resp, (void)resp_len;
+  char big[10240];
+  memset(big, 'p', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  return veil_error_grpc(err, VEIL_GRPC_PERMISSION_DENIED, "%s", big);
 }
 
 /* WaitProcess: well-formed */
@@ -224,6 +236,7 @@ static void register_all(ttrpc_server *s)
     {"grpc.AgentService", "CreateContainer", empty_too_big},
     {"grpc.AgentService", "WriteStdin", write_overclaims},
     {"grpc.AgentService", "StartContainer", start_not_found},
+    {"grpc.AgentService", "PauseContainer", pause_denied},
     {"grpc.AgentService", "WaitProcess", wait_ok},
   };
   for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
@@ -341,15 +354,26 @@ static void write_stdin_overclaim_from_fake_hostile_agent(void **state)
   assert_error(err, VEIL_GRPC_DATA_LOSS, "agent WriteStdin");
 }
 
-static void remote_error_keeps_code_and_names_rpc(void **state)
+static void remote_error_is_distrusted_and_names_rpc(void **state)
 {
   struct fake *f = *state;
   cleanup_error veil_error_t err = NULL;
   Grpc__StartContainerRequest req = GRPC__START_CONTAINER_REQUEST__INIT;
   req.container_id = "nope";
   assert_int_equal(veil_agent_start_container(f->agent, &req, &err), -1);
-  assert_error(err, VEIL_GRPC_NOT_FOUND, "agent StartContainer");
-  assert_non_null(strstr(err->msg, "container nope not found"));
+  /* NotFound would tell containerd the task is gone: the guest cannot say that */
+  assert_error(err, VEIL_GRPC_INTERNAL, "agent StartContainer");
+  assert_non_null(strstr(err->msg, "container nope not found\\x0alevel=error msg=\\x1b[31mforged "
+                                   "\\xff\\xfe ok \xc3\xa9"));
+  assert_null(strchr(err->msg, '\n'));
+  assert_null(strchr(err->msg, '\x1b'));
+  veil_error_release(&err);
+  Grpc__PauseContainerRequest p = GRPC__PAUSE_CONTAINER_REQUEST__INIT;
+  p.container_id = "c";
+  assert_int_equal(veil_agent_pause_container(f->agent, &p, &err), -1);
+  assert_error(err, VEIL_GRPC_PERMISSION_DENIED, "agent PauseContainer");
+  assert_true(strlen(err->msg) < 1200);
+  assert_non_null(strstr(err->msg, "bytes cut)"));
 }
 
 static void unimplemented_rpc_is_reported(void **state)
@@ -505,7 +529,7 @@ int main(void)
                                     fake_teardown),
     cmocka_unit_test_setup_teardown(write_stdin_overclaim_from_fake_hostile_agent, fake_setup,
                                     fake_teardown),
-    cmocka_unit_test_setup_teardown(remote_error_keeps_code_and_names_rpc, fake_setup,
+    cmocka_unit_test_setup_teardown(remote_error_is_distrusted_and_names_rpc, fake_setup,
                                     fake_teardown),
     cmocka_unit_test_setup_teardown(unimplemented_rpc_is_reported, fake_setup, fake_teardown),
     cmocka_unit_test_setup_teardown(bad_requests_rejected_locally, fake_setup, fake_teardown),
