@@ -76,9 +76,13 @@ int veil_write_file_atomic(const char *path, const void *data, size_t len, mode_
                            veil_error_t *err)
 {
   cleanup_free char *tmp = NULL;
-  if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+  static unsigned long counter; /* threads of one process each get their own temp file */
+  if (asprintf(&tmp, "%s.tmp.%d.%lu", path, (int)getpid(),
+               __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED)) < 0)
     return veil_error_make(err, ENOMEM, "out of memory");
-  cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  /* never write through a planted link or into someone else's file */
+  unlink(tmp);
+  cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0)
     return veil_error_errno(err, "create `%s`", tmp);
   if (veil_write_all(fd, data, len, err) < 0 || fsync(fd) < 0) {

@@ -17,11 +17,8 @@ int shim_initdata_prepare(struct shim *s, const char *annotation, struct sandbox
                           veil_error_t *err)
 {
   struct veil_initdata *d = NULL;
-  if (veil_initdata_from_annotation(annotation, &d, err) < 0) {
-    if (err && *err)
-      (*err)->grpc_code = VEIL_GRPC_INVALID_ARGUMENT;
-    return -1; /* the message already names the annotation */
-  }
+  if (veil_initdata_from_annotation(annotation, &d, err) < 0) /* names the annotation */
+    return veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "initdata");
   snprintf(out->initdata_path, sizeof(out->initdata_path), "%s/initdata.img",
            s->sandbox.state_dir);
   if (veil_initdata_write_image(d, out->initdata_path, err) < 0) {

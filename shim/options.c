@@ -19,8 +19,8 @@ static int type_url_is(const char *type_url, const char *name)
          (n > m && type_url[n - m - 1] == '/' && strcmp(type_url + n - m, name) == 0);
 }
 
-static int options_from_any_msg(const Google__Protobuf__Any *any, char **config_path,
-                                veil_error_t *err)
+int shim_options_from_any_msg(const Google__Protobuf__Any *any, char **config_path,
+                              veil_error_t *err)
 {
   if (!type_url_is(any->type_url, "runtimeoptions.v1.Options"))
     return 0;
@@ -47,7 +47,7 @@ int shim_options_from_any(const uint8_t *data, size_t len, char **config_path, v
   Google__Protobuf__Any *any = google__protobuf__any__unpack(NULL, len, data);
   if (any == NULL)
     return veil_error_make(err, EINVAL, "runtime options: not a google.protobuf.Any");
-  int r = options_from_any_msg(any, config_path, err);
+  int r = shim_options_from_any_msg(any, config_path, err);
   google__protobuf__any__free_unpacked(any, NULL);
   return r;
 }
@@ -65,7 +65,7 @@ int shim_options_from_start_stdin(const uint8_t *data, size_t len, const char *i
     int r = 0;
     for (size_t i = 0; i < bp->n_extensions && *config_path == NULL && r == 0; i++) {
       if (bp->extensions[i]->value)
-        r = options_from_any_msg(bp->extensions[i]->value, config_path, err);
+        r = shim_options_from_any_msg(bp->extensions[i]->value, config_path, err);
     }
     containerd__runtime__bootstrap__v1__bootstrap_params__free_unpacked(bp, NULL);
     return r;

@@ -85,8 +85,13 @@ static void *output_pump(void *arg)
 
   /* O_RDWR never blocks on a fifo and keeps it open even if the reader goes away. */
   cleanup_close int fd = open(path, O_RDWR | O_CLOEXEC);
-  if (fd < 0)
-    log_warn("container %s: open %s: %s", p->container->id, path, strerror(errno));
+  if (fd < 0) {
+    /* no sink: stop reading, so the guest's pipe fills and the process waits, instead of the
+     * shim burning CPU on output nobody can see (security review 15g) */
+    log_warn("container %s: open %s: %s: its output is not read", p->container->id, path,
+             strerror(errno));
+    return NULL;
+  }
 
   for (;;) {
     cleanup_error veil_error_t err = NULL;
@@ -110,10 +115,11 @@ static void *output_pump(void *arg)
       protobuf_c_message_free_unpacked(&resp->base, NULL);
       break;
     }
-    if (n > 0 && fd >= 0 && veil_write_all(fd, resp->data.data, n, &err) < 0) {
-      log_warn("container %s: write %s: %s", p->container->id, path, err->msg);
-      close(fd);
-      fd = -1; /* keep draining so the process never blocks on a full pipe */
+    if (n > 0 && veil_write_all(fd, resp->data.data, n, &err) < 0) {
+      log_warn("container %s: write %s: %s: its output is no longer read", p->container->id,
+               path, err->msg);
+      protobuf_c_message_free_unpacked(&resp->base, NULL);
+      break;
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     if (n == 0)

@@ -220,12 +220,8 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
   cleanup_free char *cfg_path = NULL;
   __attribute__((cleanup(shim_sandbox_extras_clear))) struct sandbox_extras extras = {0};
   if (veil_config_resolve_path(cfg_path_opt, &cfg_path, err) < 0 ||
-      veil_config_load(cfg_path, &sb->config, err) < 0) {
-    veil_error_wrap(err, "runtime config");
-    if (err && *err)
-      (*err)->grpc_code = VEIL_GRPC_INVALID_ARGUMENT;
-    return -1;
-  }
+      veil_config_load(cfg_path, &sb->config, err) < 0)
+    return veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "runtime config");
   if (sb->id == NULL && (sb->id = strdup(id)) == NULL)
     return veil_error_make(err, ENOMEM, "out of memory");
   if (shim_state_dir_create(id, sb->state_dir, sizeof(sb->state_dir), err) < 0 ||

@@ -79,6 +79,11 @@ struct shim_sandbox {
   bool monitor_started, oom_started;
 };
 
+struct shim_reservation { /* an id whose Create is under way */
+  char *id;
+  struct shim_reservation *next;
+};
+
 struct shim {
   struct shim_args args;
   char *bundle;
@@ -87,6 +92,7 @@ struct shim {
   pthread_mutex_t lock;
   struct shim_sandbox sandbox;
   struct shim_container *containers;
+  struct shim_reservation *reserved;
   struct shim_events *events;
   ttrpc_server *server;
   bool shutting_down;

@@ -130,7 +130,10 @@ static Grpc__Storage *guest_pull_storage(const char *cid, const json_t *spec, bo
   if (st == NULL)
     return NULL;
   grpc__storage__init(st);
-  json_t *meta = json_pack("{s:O?}", "metadata", json_object_get(spec, "annotations"));
+  /* kata-agent deserialises {"metadata": {...}}: an object, never null */
+  json_t *annotations = json_object_get(spec, "annotations");
+  json_t *meta = json_is_object(annotations) ? json_pack("{s:O}", "metadata", annotations)
+                                             : json_pack("{s:{}}", "metadata");
   char *meta_text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
   json_decref(meta);
   char *opt = NULL;
@@ -153,65 +156,101 @@ static Grpc__Storage *guest_pull_storage(const char *cid, const json_t *spec, bo
   return st;
 }
 
-int shim_task_create(struct shim *s, const Containerd__Task__V2__CreateTaskRequest *req,
-                     uint32_t *pid, veil_error_t *err)
+/* Claim an id for the length of its Create, so a concurrent Create of the same id fails
+ * at once and a failing Create knows whether anyone else is still using the sandbox. */
+static int reserve_id(struct shim *s, const char *id, veil_error_t *err)
 {
-  if (!id_is_safe(req->id))
-    return veil_error_make(err, EINVAL, "invalid container id `%s`", req->id ? req->id : "");
-  if (req->checkpoint && req->checkpoint[0])
-    return veil_error_grpc(err, VEIL_GRPC_UNIMPLEMENTED, "checkpoint/restore is not supported");
   pthread_mutex_lock(&s->lock);
-  bool exists = shim_find_container(s, req->id) != NULL;
+  bool taken = shim_find_container(s, id) != NULL;
+  for (struct shim_reservation *r = s->reserved; r && !taken; r = r->next)
+    taken = strcmp(r->id, id) == 0;
+  struct shim_reservation *r = taken ? NULL : calloc(1, sizeof(*r));
+  if (r && (r->id = strdup(id)) != NULL) {
+    r->next = s->reserved;
+    s->reserved = r;
+  }
   pthread_mutex_unlock(&s->lock);
-  if (exists)
-    return veil_error_grpc(err, VEIL_GRPC_ALREADY_EXISTS, "container %s already exists",
-                           req->id);
-
-  cleanup_with(json_decref) json_t *spec = shim_bundle_load_spec(req->bundle, err);
-  if (spec == NULL) {
-    (*err)->grpc_code = VEIL_GRPC_INVALID_ARGUMENT;
-    return veil_error_wrap(err, "create %s", req->id);
-  }
-  const char *ctype = shim_spec_annotation(spec, ANNOT_CONTAINER_TYPE);
-  bool is_sandbox = ctype == NULL || strcmp(ctype, "sandbox") == 0;
-  const char *sandbox_id = is_sandbox ? req->id : shim_spec_annotation(spec, ANNOT_SANDBOX_ID);
-  if (sandbox_id == NULL)
-    return veil_error_make(err, EINVAL, "create %s: annotation %s is missing", req->id,
-                           ANNOT_SANDBOX_ID);
-
-  cleanup_free char *cfg_path = NULL;
-  if (req->options && req->options->value.len) {
-    size_t len = google__protobuf__any__get_packed_size(req->options);
-    cleanup_free uint8_t *buf = malloc(len);
-    if (buf == NULL)
-      return veil_error_make(err, ENOMEM, "out of memory");
-    google__protobuf__any__pack(req->options, buf);
-    if (shim_options_from_any(buf, len, &cfg_path, err) < 0)
-      return veil_error_wrap(err, "create %s", req->id);
-  }
-  if (shim_sandbox_ensure(s, sandbox_id, spec, cfg_path ? cfg_path : s->options_config_path,
-                          err) < 0)
-    return veil_error_wrap(err, "create %s", req->id);
-
-  struct shim_container *c = calloc(1, sizeof(*c));
-  if (c == NULL)
+  if (taken)
+    return veil_error_grpc(err, VEIL_GRPC_ALREADY_EXISTS, "container %s already exists", id);
+  if (r == NULL || r->id == NULL) {
+    free(r);
     return veil_error_make(err, ENOMEM, "out of memory");
+  }
+  return 0;
+}
+
+/* Drop the reservation (with c, when given, entering the model in the same step). Returns
+ * whether the sandbox is now unused: no container, no other Create in flight. */
+static bool release_id(struct shim *s, const char *id, struct shim_container *c)
+{
+  pthread_mutex_lock(&s->lock);
+  for (struct shim_reservation **pp = &s->reserved; *pp; pp = &(*pp)->next)
+    if (strcmp((*pp)->id, id) == 0) {
+      struct shim_reservation *r = *pp;
+      *pp = r->next;
+      free(r->id);
+      free(r);
+      break;
+    }
+  if (c) {
+    c->next = s->containers;
+    s->containers = c;
+  }
+  bool unused = s->containers == NULL && s->reserved == NULL;
+  pthread_mutex_unlock(&s->lock);
+  return unused;
+}
+
+/* Which sandbox the container belongs to (a CRI app container names its pod; anything else
+ * is its own sandbox), booted if this is its first container. */
+static int resolve_sandbox(struct shim *s, const Containerd__Task__V2__CreateTaskRequest *req,
+                           const json_t *spec, bool *is_sandbox, veil_error_t *err)
+{
+  const char *ctype = shim_spec_annotation(spec, ANNOT_CONTAINER_TYPE);
+  *is_sandbox = ctype == NULL || strcmp(ctype, "sandbox") == 0;
+  const char *sandbox_id = *is_sandbox ? req->id : shim_spec_annotation(spec, ANNOT_SANDBOX_ID);
+  if (sandbox_id == NULL)
+    return veil_error_make(err, EINVAL, "annotation %s is missing", ANNOT_SANDBOX_ID);
+  cleanup_free char *cfg_path = NULL;
+  if (req->options && req->options->value.len &&
+      shim_options_from_any_msg(req->options, &cfg_path, err) < 0)
+    return -1;
+  return shim_sandbox_ensure(s, sandbox_id, spec, cfg_path ? cfg_path : s->options_config_path,
+                             err);
+}
+
+static struct shim_container *container_new(const Containerd__Task__V2__CreateTaskRequest *req,
+                                            bool is_sandbox, veil_error_t *err)
+{
+  struct shim_container *c = calloc(1, sizeof(*c));
+  if (c == NULL) {
+    veil_error_make(err, ENOMEM, "out of memory");
+    return NULL;
+  }
   c->id = strdup(req->id);
   c->bundle = strdup(req->bundle);
   c->is_sandbox_container = is_sandbox;
   c->init = shim_process_new(c, "", req->id, req->terminal, req->stdin, req->stdout,
                              req->stderr);
-  struct spec_result sr = {0};
-  char rootfs[PATH_MAX], guest_rootfs[PATH_MAX];
-  Grpc__Storage *pull = NULL;
   if (c->id == NULL || c->bundle == NULL || c->init == NULL) {
+    container_free(c);
     veil_error_make(err, ENOMEM, "out of memory");
-    goto fail;
+    return NULL;
   }
+  return c;
+}
+
+/* containerd's rootfs mounts on <bundle>/rootfs, the spec for the guest, and (dev) the binds
+ * that make the rootfs and the host's mount sources visible in the guest. */
+static int prepare_host_rootfs(struct shim *s, struct shim_container *c,
+                               const Containerd__Task__V2__CreateTaskRequest *req,
+                               const json_t *spec, struct spec_result *sr, veil_error_t *err)
+{
+  char rootfs[PATH_MAX], guest_rootfs[PATH_MAX];
   snprintf(rootfs, sizeof(rootfs), "%s/rootfs", req->bundle);
   if (req->n_rootfs > 0) {
     if (shim_mount_rootfs(req->rootfs, req->n_rootfs, rootfs, err) < 0)
-      goto fail;
+      return -1;
     c->rootfs_mounted = true;
   }
   bool shared = shim_sandbox_has_shared_fs(s);
@@ -219,40 +258,42 @@ int shim_task_create(struct shim *s, const Containerd__Task__V2__CreateTaskReque
     snprintf(guest_rootfs, sizeof(guest_rootfs), "%s/%s/rootfs", GUEST_SHARED_DIR, req->id);
   else
     snprintf(guest_rootfs, sizeof(guest_rootfs), "/run/kata-containers/%s/rootfs", req->id);
-  if (shim_spec_build(spec, req->id, guest_rootfs, shared, &sr, err) < 0) {
-    (*err)->grpc_code = VEIL_GRPC_INVALID_ARGUMENT;
-    goto fail;
-  }
-  if (shared && share_into_guest(s, c, rootfs, &sr, err) < 0)
-    goto fail;
-  if (sr.n_dropped_mounts)
+  if (shim_spec_build(spec, req->id, guest_rootfs, shared, sr, err) < 0)
+    return veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "config.json");
+  if (shared && share_into_guest(s, c, rootfs, sr, err) < 0)
+    return -1;
+  if (sr->n_dropped_mounts)
     log_warn("container %s: %zu host bind mount(s) dropped: the %s profile shares no host "
-             "filesystem with the guest", req->id, sr.n_dropped_mounts,
+             "filesystem with the guest", req->id, sr->n_dropped_mounts,
              veil_profile_name(s->sandbox.config->profile));
+  return 0;
+}
 
+static int create_in_guest(struct shim *s, struct shim_container *c, const json_t *spec,
+                           struct spec_result *sr, veil_error_t *err)
+{
   Grpc__CreateContainerRequest cc = GRPC__CREATE_CONTAINER_REQUEST__INIT;
-  cc.container_id = req->id;
-  cc.exec_id = req->id;
-  cc.oci = sr.spec;
-  if (!shared) {
-    pull = guest_pull_storage(req->id, spec, is_sandbox);
-    if (pull == NULL) {
-      veil_error_make(err, ENOMEM, "out of memory");
-      goto fail;
-    }
+  cc.container_id = c->id;
+  cc.exec_id = c->id;
+  cc.oci = sr->spec;
+  Grpc__Storage *pull = NULL;
+  if (!shim_sandbox_has_shared_fs(s)) {
+    pull = guest_pull_storage(c->id, spec, c->is_sandbox_container);
+    if (pull == NULL)
+      return veil_error_make(err, ENOMEM, "out of memory");
     cc.storages = &pull;
     cc.n_storages = 1;
   }
-  if (SHIM_AGENT_CALL(s, err, veil_agent_create_container, &cc) < 0)
-    goto fail;
+  int r = SHIM_AGENT_CALL(s, err, veil_agent_create_container, &cc);
   if (pull)
     protobuf_c_message_free_unpacked(&pull->base, NULL);
-  shim_spec_result_clear(&sr);
+  return r;
+}
 
-  pthread_mutex_lock(&s->lock);
-  c->next = s->containers;
-  s->containers = c;
-  *pid = (uint32_t)veil_vm_pid(s->sandbox.vm);
+/* TaskCreate, queued under the lock that made the container visible (events stay ordered). */
+static void publish_created(struct shim *s, const Containerd__Task__V2__CreateTaskRequest *req,
+                            uint32_t pid)
+{
   Containerd__Events__TaskIO io = CONTAINERD__EVENTS__TASK_IO__INIT;
   io.stdin = req->stdin;
   io.stdout = req->stdout;
@@ -264,24 +305,50 @@ int shim_task_create(struct shim *s, const Containerd__Task__V2__CreateTaskReque
   ev.rootfs = req->rootfs;
   ev.n_rootfs = req->n_rootfs;
   ev.io = &io;
-  ev.pid = *pid;
+  ev.pid = pid;
   shim_events_publish(s->events, "/tasks/create", &ev.base);
+}
+
+int shim_task_create(struct shim *s, const Containerd__Task__V2__CreateTaskRequest *req,
+                     uint32_t *pid, veil_error_t *err)
+{
+  if (!id_is_safe(req->id))
+    return veil_error_make(err, EINVAL, "invalid container id `%s`", req->id ? req->id : "");
+  if (req->checkpoint && req->checkpoint[0])
+    return veil_error_grpc(err, VEIL_GRPC_UNIMPLEMENTED, "checkpoint/restore is not supported");
+  if (reserve_id(s, req->id, err) < 0)
+    return -1;
+  struct shim_container *c = NULL;
+  struct spec_result sr = {0};
+  bool is_sandbox = false;
+  cleanup_with(json_decref) json_t *spec = shim_bundle_load_spec(req->bundle, err);
+  if (spec == NULL) {
+    veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "create %s", req->id);
+    goto fail;
+  }
+  if (resolve_sandbox(s, req, spec, &is_sandbox, err) < 0 ||
+      (c = container_new(req, is_sandbox, err)) == NULL ||
+      prepare_host_rootfs(s, c, req, spec, &sr, err) < 0 || create_in_guest(s, c, spec, &sr, err) < 0) {
+    veil_error_wrap(err, "create %s", req->id);
+    goto fail;
+  }
+  shim_spec_result_clear(&sr);
+  pthread_mutex_lock(&s->lock);
+  *pid = (uint32_t)veil_vm_pid(s->sandbox.vm);
+  publish_created(s, req, *pid);
   pthread_mutex_unlock(&s->lock);
-  log_info("container %s created in sandbox %s", req->id, sandbox_id);
+  release_id(s, req->id, c);
+  log_info("container %s created in sandbox %s", req->id, s->sandbox.id);
   return 0;
 
 fail:
-  if (pull)
-    protobuf_c_message_free_unpacked(&pull->base, NULL);
   shim_spec_result_clear(&sr);
-  container_release_host(s, c);
-  container_free(c);
-  veil_error_wrap(err, "create %s", req->id);
-  /* the first container's failure leaves no VM behind */
-  pthread_mutex_lock(&s->lock);
-  bool empty = s->containers == NULL;
-  pthread_mutex_unlock(&s->lock);
-  if (empty)
+  if (c) {
+    container_release_host(s, c);
+    container_free(c);
+  }
+  /* the first container's failure leaves no VM behind, unless another Create is under way */
+  if (release_id(s, req->id, NULL))
     shim_sandbox_destroy(s);
   return -1;
 }
