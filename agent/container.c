@@ -589,13 +589,23 @@ int agent_wait_process(struct agent *a, const char *cid, const char *exec_id, ag
 {
   pthread_mutex_lock(&a->lock);
   for (;;) {
-    struct agent_process *p = agent_lookup_process(a, cid, exec_id, NULL, err);
+    struct agent_container *c = NULL;
+    struct agent_process *p = agent_lookup_process(a, cid, exec_id, &c, err);
     if (!p) {
       pthread_mutex_unlock(&a->lock);
       return -1;
     }
     if (p->exited) {
       *status = p->exit_code;
+      /* As kata-agent (rpc.rs do_wait_process): the waited process is gone. Its streams
+       * close (a read in flight keeps its own dup and drains to EOF) and later calls about
+       * it are NotFound, so the host must read its output to EOF before it waits. */
+      for (struct agent_process **pp = &c->procs; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+          *pp = p->next;
+          break;
+        }
+      agent_process_free(p);
       break;
     }
     if (cancel && *cancel) {

@@ -1,6 +1,6 @@
 /* A process in the guest (init or exec) seen from the host: its stdio pumps between
  * containerd's fifos and the agent's ReadStdout/ReadStderr/WriteStdin/CloseStdin, and a
- * waiter that turns WaitProcess into TaskExit once output is drained. */
+ * waiter that, once the output reached EOF, turns WaitProcess into TaskExit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -250,6 +250,14 @@ static void *waiter(void *arg)
   struct shim_process *p = a->proc;
   free(a);
 
+  /* Output first, to EOF: kata-agent's WaitProcess closes the process's streams and forgets
+   * it, so what a read had not fetched by then would be lost (kata's shim waits for
+   * exitIOch before WaitProcess too). containerd expects the exit only after the output. */
+  if (p->stdout_started)
+    pthread_join(p->stdout_thread, NULL);
+  if (p->stderr_started)
+    pthread_join(p->stderr_thread, NULL);
+
   cleanup_error veil_error_t err = NULL;
   Grpc__WaitProcessRequest req = GRPC__WAIT_PROCESS_REQUEST__INIT;
   req.container_id = p->container->id;
@@ -264,11 +272,6 @@ static void *waiter(void *arg)
   } else {
     log_warn("container %s exec %s: %s", p->container->id, p->exec_id, err->msg);
   }
-  /* containerd expects Wait to answer only after output is drained. */
-  if (p->stdout_started)
-    pthread_join(p->stdout_thread, NULL);
-  if (p->stderr_started)
-    pthread_join(p->stderr_thread, NULL);
   pthread_mutex_lock(&s->lock);
   p->stdout_started = p->stderr_started = false;
   shim_process_mark_exited(s, p, status);

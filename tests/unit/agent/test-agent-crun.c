@@ -200,6 +200,16 @@ static void test_run_busybox_stdout_and_exit_code(void **state)
   assert_string_equal(err, "oops\n");
   free(err);
   assert_int_equal(wait_status(f, "c1", "c1"), 3);
+  /* as kata-agent: a waited process is gone, its output with it */
+  Grpc__ReadStreamRequest gone = GRPC__READ_STREAM_REQUEST__INIT;
+  gone.container_id = "c1";
+  gone.exec_id = "c1";
+  gone.len = 16;
+  assert_int_equal(fx_call(&f->a, "ReadStdout", &gone.base, NULL, NULL), VEIL_GRPC_NOT_FOUND);
+  Grpc__WaitProcessRequest again = GRPC__WAIT_PROCESS_REQUEST__INIT;
+  again.container_id = "c1";
+  again.exec_id = "c1";
+  assert_int_equal(fx_call(&f->a, "WaitProcess", &again.base, NULL, NULL), VEIL_GRPC_NOT_FOUND);
   assert_int_equal(remove_container(f, "c1"), 0);
   assert_int_equal(remove_container(f, "c1"), VEIL_GRPC_NOT_FOUND);
 }
