@@ -77,6 +77,8 @@ struct agent {
   size_t n_containers;
   bool sandbox_created;
   char *sandbox_id;
+  char *sandbox_pidns;          /* /proc/<pid>/ns/pid of the pod's first container, NULL
+                                   before it: what sandbox_pidns containers join */
   char **sandbox_mounts;
   size_t n_sandbox_mounts;
   struct agent_policy policy;

@@ -83,6 +83,7 @@ void agent_fini(struct agent *a)
     free(a->sandbox_mounts[i]);
   free(a->sandbox_mounts);
   free(a->sandbox_id);
+  free(a->sandbox_pidns);
   free(a->initdata_digest);
   agent_policy_clear(&a->policy);
   free(a->service_bindings);
@@ -231,6 +232,37 @@ static void release_container(struct agent *a, struct agent_container *c)
   agent_container_free(c);
 }
 
+/* The host sends no pid namespace (kata's handlePidNamespace removes it): the container gets
+ * a new one, or the pod's when it asked for sandbox_pidns (shareProcessNamespace), as
+ * kata-agent's update_container_namespaces does. */
+static int set_pid_namespace(struct agent *a, json_t *config, bool sandbox_pidns,
+                             veil_error_t *err)
+{
+  json_t *ns = json_object_get(json_object_get(config, "linux"), "namespaces");
+  if (!json_is_array(ns))
+    return 0;
+  size_t i = 0;
+  while (i < json_array_size(ns)) {
+    const char *type = json_string_value(json_object_get(json_array_get(ns, i), "type"));
+    if (type && strcmp(type, "pid") == 0)
+      json_array_remove(ns, i);
+    else
+      i++;
+  }
+  pthread_mutex_lock(&a->lock);
+  bool first = a->containers == NULL;
+  cleanup_free char *path = sandbox_pidns && a->sandbox_pidns ? strdup(a->sandbox_pidns) : NULL;
+  pthread_mutex_unlock(&a->lock);
+  if (sandbox_pidns && path == NULL && !first)
+    return veil_error_grpc(err, VEIL_GRPC_FAILED_PRECONDITION,
+                           "sandbox_pidns: the sandbox has no pid namespace to share");
+  json_t *pid = path ? json_pack("{s:s,s:s}", "type", "pid", "path", path)
+                     : json_pack("{s:s}", "type", "pid");
+  if (pid == NULL || json_array_append_new(ns, pid) < 0)
+    return veil_error_make(err, ENOMEM, "out of memory");
+  return 0;
+}
+
 static int do_create(struct agent *a, struct agent_container *c,
                      const Grpc__CreateContainerRequest *r, veil_error_t *err)
 {
@@ -251,6 +283,8 @@ static int do_create(struct agent *a, struct agent_container *c,
   }
   cleanup_with(json_decref) json_t *config = agent_spec_to_json(r->oci, err);
   if (!config)
+    return veil_error_wrap(err, "container %s", c->id);
+  if (set_pid_namespace(a, config, r->sandbox_pidns, err) < 0)
     return veil_error_wrap(err, "container %s", c->id);
   if (veil_mkdir_p(c->bundle, 0700, err) < 0)
     return -1;
@@ -286,6 +320,10 @@ static int do_create(struct agent *a, struct agent_container *c,
   p->pid = pid;
   p->next = c->procs;
   c->procs = p;
+  /* the pod's first container (the pause container) holds the pod's pid namespace */
+  if (a->sandbox_pidns == NULL && a->containers == NULL &&
+      asprintf(&a->sandbox_pidns, "/proc/%d/ns/pid", (int)pid) < 0)
+    a->sandbox_pidns = NULL;
   pthread_mutex_unlock(&a->lock);
   reaper_adopt(pid);
   return 0;

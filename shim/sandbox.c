@@ -161,9 +161,11 @@ static void *oom_watcher(void *arg)
 static int create_sandbox_rpc(struct shim *s, const json_t *spec, veil_error_t *err)
 {
   Grpc__CreateSandboxRequest req = GRPC__CREATE_SANDBOX_REQUEST__INIT;
-  Grpc__Storage share = GRPC__STORAGE__INIT;
-  Grpc__Storage *storages[1] = {&share};
+  Grpc__Storage share = GRPC__STORAGE__INIT, shm = GRPC__STORAGE__INIT;
+  Grpc__Storage *storages[2];
   char *share_opts[] = {"trans=virtio", "version=9p2000.L", "msize=524288"};
+  char shm_size_opt[40];
+  char *shm_opts[] = {"noexec", "nosuid", "nodev", "mode=1777", shm_size_opt};
   json_t *hostname = json_object_get(spec, "hostname");
   req.hostname = json_is_string(hostname) ? (char *)json_string_value(hostname) : "";
   req.sandbox_id = s->sandbox.id;
@@ -175,9 +177,20 @@ static int create_sandbox_rpc(struct shim *s, const json_t *spec, veil_error_t *
     share.options = virtiofs ? NULL : share_opts;
     share.n_options = virtiofs ? 0 : 3;
     share.mount_point = GUEST_SHARED_DIR;
-    req.storages = storages;
-    req.n_storages = 1;
+    storages[req.n_storages++] = &share;
   }
+  if (s->sandbox.shm_size > 0) { /* kata's sandbox shm: one /dev/shm for the whole pod */
+    snprintf(shm_size_opt, sizeof(shm_size_opt), "size=%llu",
+             (unsigned long long)s->sandbox.shm_size);
+    shm.driver = "ephemeral";
+    shm.mount_point = GUEST_SANDBOX_SHM;
+    shm.source = "shm";
+    shm.fstype = "tmpfs";
+    shm.options = shm_opts;
+    shm.n_options = 5;
+    storages[req.n_storages++] = &shm;
+  }
+  req.storages = req.n_storages ? storages : NULL;
   return SHIM_AGENT_CALL(s, err, veil_agent_create_sandbox, &req);
 }
 
@@ -228,7 +241,8 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
       shim_state_write_pid(sb->state_dir, "shim.pid", getpid(), err) < 0)
     goto fail;
 
-  if (shim_sandbox_has_shared_fs(s) && shim_share_setup(&sb->share, sb->state_dir, err) < 0)
+  if (shim_spec_shm_size(spec, &sb->shm_size, err) < 0 ||
+      (shim_sandbox_has_shared_fs(s) && shim_share_setup(&sb->share, sb->state_dir, err) < 0))
     goto fail;
   struct veil_vm_share share = {SHARE_TAG, sb->share.export_dir, false};
   if (shim_sandbox_extras_prepare(s, spec, &extras, err) < 0)

@@ -69,6 +69,7 @@ struct shim_sandbox {
   char *id;
   char state_dir[512];
   struct shim_share share;  /* dev profile: the host dir exported to the guest */
+  uint64_t shm_size;        /* bytes of the pod-wide /dev/shm in the guest, 0 = none */
   struct veil_config *config;
   struct veil_vm *vm;
   veil_agent *agent;  /* closed (never freed) while threads may use it */

@@ -258,7 +258,8 @@ static int prepare_host_rootfs(struct shim *s, struct shim_container *c,
     snprintf(guest_rootfs, sizeof(guest_rootfs), "%s/%s/rootfs", GUEST_SHARED_DIR, req->id);
   else
     snprintf(guest_rootfs, sizeof(guest_rootfs), "/run/kata-containers/%s/rootfs", req->id);
-  if (shim_spec_build(spec, req->id, guest_rootfs, shared, sr, err) < 0)
+  struct spec_guest guest = {guest_rootfs, shared, s->sandbox.shm_size};
+  if (shim_spec_build(spec, req->id, &guest, sr, err) < 0)
     return veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "config.json");
   if (shared && share_into_guest(s, c, rootfs, sr, err) < 0)
     return -1;
@@ -276,6 +277,7 @@ static int create_in_guest(struct shim *s, struct shim_container *c, const json_
   cc.container_id = c->id;
   cc.exec_id = c->id;
   cc.oci = sr->spec;
+  cc.sandbox_pidns = sr->sandbox_pidns;
   Grpc__Storage *pull = NULL;
   if (!shim_sandbox_has_shared_fs(s)) {
     pull = guest_pull_storage(c->id, spec, c->is_sandbox_container);

@@ -330,14 +330,10 @@ static int h_exec(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t
   if (pj == NULL)
     return veil_error_make(err, EINVAL, "exec %s: process spec is not JSON: %s", r->exec_id,
                            jerr.text);
-  Grpc__Process *proc = (Grpc__Process *)json_to_pb(pj, &grpc__process__descriptor, err);
+  Grpc__Process *proc = shim_exec_process_build(pj, r->terminal, err);
   if (proc == NULL)
-    return veil_error_wrap(err, "exec %s: process spec", r->exec_id);
-  if (proc->n_args == 0) {
-    protobuf_c_message_free_unpacked(&proc->base, NULL);
-    return veil_error_make(err, EINVAL, "exec %s: process.args is empty", r->exec_id);
-  }
-  proc->terminal = r->terminal;
+    return veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "exec %s: process spec",
+                                r->exec_id);
 
   pthread_mutex_lock(&s->lock);
   struct shim_container *c = shim_find_container(s, r->id);

@@ -56,6 +56,7 @@ static int teardown(void **state)
 }
 
 static bool with_terminal;
+static bool share_pidns; /* CreateContainerRequest.sandbox_pidns */
 static int64_t memory_limit; /* bytes, 0 = none */
 
 /* CreateContainer for `sh -c script` (with a terminal when with_terminal). */
@@ -122,6 +123,7 @@ static int create(struct crun_fixture *f, const char *id, const char *script)
   }
   spec.linux = &lx;
   c.oci = &spec;
+  c.sandbox_pidns = share_pidns;
   return fx_call(&f->a, "CreateContainer", &c.base, NULL, NULL);
 }
 
@@ -212,6 +214,33 @@ static void test_run_busybox_stdout_and_exit_code(void **state)
   assert_int_equal(fx_call(&f->a, "WaitProcess", &again.base, NULL, NULL), VEIL_GRPC_NOT_FOUND);
   assert_int_equal(remove_container(f, "c1"), 0);
   assert_int_equal(remove_container(f, "c1"), VEIL_GRPC_NOT_FOUND);
+}
+
+/* The host sends no pid namespace (kata's handlePidNamespace): each container gets its own,
+ * or the pod's first container's with sandbox_pidns (shareProcessNamespace). */
+static void test_pid_namespaces(void **state)
+{
+  struct crun_fixture *f = *state;
+  share_pidns = false;
+  assert_int_equal(create(f, "pod", "exec sleep 1000"), 0);
+  assert_int_equal(start(f, "pod"), 0);
+  assert_int_equal(create(f, "solo", "read c < /proc/1/comm; echo $c"), 0);
+  assert_int_equal(start(f, "solo"), 0);
+  char *out = read_all(f, "ReadStdout", "solo", "solo", 4096);
+  assert_string_equal(out, "sh\n"); /* its own namespace: it is pid 1 there */
+  free(out);
+  share_pidns = true;
+  assert_int_equal(create(f, "shared", "read c < /proc/1/comm; echo $c"), 0);
+  assert_int_equal(start(f, "shared"), 0);
+  out = read_all(f, "ReadStdout", "shared", "shared", 4096);
+  assert_string_equal(out, "sleep\n"); /* the pod's: its pid 1 is the first container */
+  free(out);
+  share_pidns = false;
+  assert_int_equal(wait_status(f, "solo", "solo"), 0);
+  assert_int_equal(wait_status(f, "shared", "shared"), 0);
+  assert_int_equal(remove_container(f, "shared"), 0);
+  assert_int_equal(remove_container(f, "solo"), 0);
+  assert_int_equal(remove_container(f, "pod"), 0);
 }
 
 static void test_exec_and_signals(void **state)
@@ -391,6 +420,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_run_busybox_stdout_and_exit_code, setup, teardown),
     cmocka_unit_test_setup_teardown(test_exec_and_signals, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pid_namespaces, setup, teardown),
     cmocka_unit_test_setup_teardown(test_signal_all_processes, setup, teardown),
     cmocka_unit_test_setup_teardown(test_stats_and_pause, setup, teardown),
     cmocka_unit_test_setup_teardown(test_terminal_and_resize, setup, teardown),

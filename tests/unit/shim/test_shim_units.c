@@ -163,7 +163,8 @@ static const char *oci_config =
     "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,\"user\":{\"uid\":0,\"gid\":0},"
     "\"args\":[\"sh\",\"-c\",\"echo hi\"],\"env\":[\"PATH=/bin\"],\"cwd\":\"/\","
     "\"capabilities\":{\"bounding\":[\"CAP_KILL\"]},\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\","
-    "\"hard\":1024,\"soft\":1024}],\"noNewPrivileges\":true},"
+    "\"hard\":1024,\"soft\":1024}],\"noNewPrivileges\":true,"
+    "\"selinuxLabel\":\"system_u:system_r:container_t:s0:c1,c2\"},"
     "\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"box\","
     "\"hooks\":{\"prestart\":[{\"path\":\"/host/hook\"}]},"
     "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
@@ -174,10 +175,19 @@ static const char *oci_config =
     "\"annotations\":{\"a\":\"b\"},"
     "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\",\"path\":\"/proc/1/ns/"
     "net\"},{\"type\":\"mount\",\"path\":\"/proc/9/ns/mnt\"},{\"type\":\"cgroup\"}],"
-    "\"resources\":{\"memory\":{\"limit\":104857600},\"cpu\":{\"shares\":512}},"
+    "\"resources\":{\"memory\":{\"limit\":104857600},\"cpu\":{\"shares\":512,"
+    "\"cpus\":\"0-3\",\"mems\":\"1\"},\"pids\":{\"limit\":100},"
+    "\"devices\":[{\"allow\":false,\"access\":\"rwm\"}],\"blockIO\":{\"weight\":10}},"
+    "\"mountLabel\":\"system_u:object_r:container_file_t:s0:c1,c2\","
     "\"cgroupsPath\":\"kubepods-besteffort.slice:cri-containerd:abc\","
-    "\"devices\":[{\"path\":\"/dev/fuse\",\"type\":\"c\",\"major\":10,\"minor\":229}],"
+    "\"devices\":[{\"path\":\"/dev/fuse\",\"type\":\"c\",\"major\":10,\"minor\":229},"
+    "{\"path\":\"/dev/vfio/12\",\"type\":\"c\",\"major\":243,\"minor\":0}],"
     "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\"},\"maskedPaths\":[\"/proc/kcore\"]}}";
+
+static const struct spec_guest dev_guest = {"/run/kata-containers/shared/containers/c1/rootfs",
+                                            true, 0};
+static const struct spec_guest tee_guest = {"/run/kata-containers/c1/rootfs", false,
+                                            SANDBOX_SHM_DEFAULT_SIZE};
 
 static void test_spec_build_trims_as_kata(void **state)
 {
@@ -186,8 +196,7 @@ static void test_spec_build_trims_as_kata(void **state)
   json_t *j = shim_spec_parse(oci_config, strlen(oci_config), &err);
   assert_non_null(j);
   struct spec_result r;
-  assert_int_equal(shim_spec_build(j, "c1", "/run/kata-containers/shared/containers/c1/rootfs",
-                                   true, &r, &err),
+  assert_int_equal(shim_spec_build(j, "c1", &dev_guest, &r, &err),
                    0);
   Grpc__Spec *s = r.spec;
   assert_string_equal(s->version, "1.0.2");
@@ -202,17 +211,27 @@ static void test_spec_build_trims_as_kata(void **state)
   assert_int_equal(s->process->rlimits[0]->hard, 1024);
   assert_int_equal(s->n_annotations, 1);
   assert_string_equal(s->annotations[0]->key, "a");
-  /* network and cgroup namespaces dropped, paths emptied */
-  assert_int_equal(s->linux->n_namespaces, 2);
-  assert_string_equal(s->linux->namespaces[0]->type, "pid");
-  assert_string_equal(s->linux->namespaces[1]->type, "mount");
-  assert_string_equal(s->linux->namespaces[1]->path, "");
+  /* pid (the agent adds its own), network and cgroup namespaces dropped, paths emptied */
+  assert_int_equal(s->linux->n_namespaces, 1);
+  assert_string_equal(s->linux->namespaces[0]->type, "mount");
+  assert_string_equal(s->linux->namespaces[0]->path, "");
+  assert_false(r.sandbox_pidns);
   assert_null(s->linux->seccomp);
-  assert_int_equal(s->linux->n_devices, 0);
+  /* kata's constrainGRPCSpec: no cgroup devices/pids/blkio, no host CPU/NUMA pinning, no
+   * SELinux labels, VFIO devices stripped, other devices kept */
+  assert_int_equal(s->linux->n_devices, 1);
+  assert_string_equal(s->linux->devices[0]->path, "/dev/fuse");
+  assert_int_equal(s->linux->resources->n_devices, 0);
+  assert_null(s->linux->resources->pids);
+  assert_null(s->linux->resources->blockio);
+  assert_string_equal(s->linux->resources->cpu->cpus, "");
+  assert_string_equal(s->linux->resources->cpu->mems, "");
+  assert_string_equal(s->process->selinuxlabel, "");
+  assert_string_equal(s->linux->mountlabel, "");
   assert_string_equal(s->linux->cgroupspath, "/veil/c1");
   assert_int_equal(s->linux->resources->memory->limit, 104857600);
   assert_int_equal(s->linux->resources->cpu->shares, 512);
-  /* the host bind goes through the share, /dev/shm becomes a tmpfs */
+  /* the host bind goes through the share; /dev/shm becomes a tmpfs in a pod without one */
   assert_int_equal(s->n_mounts, 3);
   assert_string_equal(s->mounts[1]->source, GUEST_SHARED_DIR "/c1-mount1");
   assert_int_equal(r.n_shares, 1);
@@ -222,11 +241,71 @@ static void test_spec_build_trims_as_kata(void **state)
   shim_spec_result_clear(&r);
 
   /* without a shared fs (TEE), host binds are dropped */
-  assert_int_equal(shim_spec_build(j, "c1", "/run/kata-containers/c1/rootfs", false, &r, &err), 0);
+  assert_int_equal(shim_spec_build(j, "c1", &tee_guest, &r, &err), 0);
   assert_int_equal(r.spec->n_mounts, 2);
   assert_int_equal(r.n_dropped_mounts, 1);
   assert_int_equal(r.n_shares, 0);
+  /* a pod with a /dev/shm: every container's is the pod's (kata's handleShm) */
+  assert_string_equal(r.spec->mounts[1]->destination, "/dev/shm");
+  assert_string_equal(r.spec->mounts[1]->type, "bind");
+  assert_string_equal(r.spec->mounts[1]->source, GUEST_SANDBOX_SHM);
+  assert_int_equal(r.spec->mounts[1]->n_options, 1);
+  assert_string_equal(r.spec->mounts[1]->options[0], "rbind");
   shim_spec_result_clear(&r);
+  json_decref(j);
+
+  /* shareProcessNamespace: the pid namespace names the pod's: share it in the guest */
+  const char *shared_pid = "{\"ociVersion\":\"1.2.0\",\"process\":{\"args\":[\"sh\"]},"
+                           "\"linux\":{\"namespaces\":[{\"type\":\"pid\",\"path\":"
+                           "\"/proc/42/ns/pid\"},{\"type\":\"ipc\",\"path\":\"/proc/42/ns/ipc\"}]}}";
+  j = shim_spec_parse(shared_pid, strlen(shared_pid), &err);
+  assert_non_null(j);
+  assert_int_equal(shim_spec_build(j, "c2", &tee_guest, &r, &err), 0);
+  assert_true(r.sandbox_pidns);
+  assert_int_equal(r.spec->linux->n_namespaces, 1);
+  assert_string_equal(r.spec->linux->namespaces[0]->type, "ipc");
+  assert_string_equal(r.spec->linux->namespaces[0]->path, "");
+  shim_spec_result_clear(&r);
+  json_decref(j);
+}
+
+static void test_exec_process_as_kata_sends_it(void **state)
+{
+  (void)state;
+  const char *text = "{\"terminal\":false,\"consoleSize\":{\"height\":24,\"width\":80},"
+                     "\"user\":{\"uid\":1000,\"gid\":100,\"additionalGids\":[5,6],\"username\":\"u\"},"
+                     "\"args\":[\"sh\",\"-c\",\"id\"],\"env\":[\"A=1\",\"BARE\"],\"cwd\":\"/w\","
+                     "\"capabilities\":{\"bounding\":[\"CAP_KILL\"]},\"noNewPrivileges\":true,"
+                     "\"apparmorProfile\":\"cri-containerd.apparmor.d\",\"oomScoreAdj\":5,"
+                     "\"selinuxLabel\":\"l\",\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1,"
+                     "\"soft\":1}]}";
+  json_error_t jerr;
+  json_t *j = json_loads(text, 0, &jerr);
+  assert_non_null(j);
+  cleanup_error veil_error_t err = NULL;
+  Grpc__Process *p = shim_exec_process_build(j, true, &err);
+  assert_non_null(p);
+  assert_true(p->terminal); /* the request's, not the spec's */
+  assert_null(p->consolesize);
+  assert_null(p->capabilities);
+  assert_int_equal(p->n_rlimits, 0);
+  assert_false(p->nonewprivileges);
+  assert_int_equal(p->oomscoreadj, 0);
+  assert_string_equal(p->apparmorprofile, "");
+  assert_string_equal(p->selinuxlabel, "");
+  assert_int_equal(p->user->uid, 1000);
+  assert_int_equal(p->user->gid, 100);
+  assert_int_equal(p->user->n_additionalgids, 2);
+  assert_string_equal(p->user->username, "");
+  assert_int_equal(p->n_args, 3);
+  assert_int_equal(p->n_env, 2);
+  assert_string_equal(p->env[1], "BARE=");
+  assert_string_equal(p->cwd, "/w");
+  protobuf_c_message_free_unpacked(&p->base, NULL);
+  json_decref(j);
+  j = json_loads("{\"args\":[]}", 0, &jerr);
+  assert_null(shim_exec_process_build(j, false, &err));
+  assert_int_equal(err->status, EINVAL);
   json_decref(j);
 }
 
@@ -243,19 +322,19 @@ static void test_spec_bad_input(void **state)
   const char *no_args = "{\"ociVersion\":\"1\",\"process\":{\"args\":[]}}";
   json_t *j = shim_spec_parse(no_args, strlen(no_args), &err);
   struct spec_result r;
-  assert_int_equal(shim_spec_build(j, "c", "/r", true, &r, &err), -1);
+  assert_int_equal(shim_spec_build(j, "c", &dev_guest, &r, &err), -1);
   assert_non_null(strstr(err->msg, "process.args"));
   json_decref(j);
   veil_error_release(&err);
   const char *bad_type = "{\"process\":{\"args\":\"sh\"}}";
   j = shim_spec_parse(bad_type, strlen(bad_type), &err);
-  assert_int_equal(shim_spec_build(j, "c", "/r", true, &r, &err), -1);
+  assert_int_equal(shim_spec_build(j, "c", &dev_guest, &r, &err), -1);
   assert_non_null(strstr(err->msg, "$.process.args: expected an array"));
   json_decref(j);
   veil_error_release(&err);
   const char *bad_range = "{\"process\":{\"args\":[\"a\"],\"user\":{\"uid\":-1}}}";
   j = shim_spec_parse(bad_range, strlen(bad_range), &err);
-  assert_int_equal(shim_spec_build(j, "c", "/r", true, &r, &err), -1);
+  assert_int_equal(shim_spec_build(j, "c", &dev_guest, &r, &err), -1);
   assert_int_equal(err->status, ERANGE);
   json_decref(j);
 }
@@ -283,6 +362,7 @@ int main(void)
       cmocka_unit_test(test_options_legacy_any),
       cmocka_unit_test(test_options_bootstrap_params),
       cmocka_unit_test(test_spec_build_trims_as_kata),
+      cmocka_unit_test(test_exec_process_as_kata_sends_it),
       cmocka_unit_test(test_spec_bad_input),
       cmocka_unit_test(test_mount_options),
   };
