@@ -22,7 +22,9 @@
 #include "shim/shim.h"
 #include "shim/state_dir.h"
 
-#define SHARE_TAG "veilshared"
+#define SHARE_TAG "kataShared" /* kata's mountGuestTag */
+#define DNS_FILE_MAX (64u * 1024)
+#define DNS_LINES_MAX 256u
 #define CONSOLE_TAIL_BYTES 1500
 
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -158,16 +160,57 @@ static void *oom_watcher(void *arg)
   return NULL;
 }
 
+/* kata's getDNS: the lines of the file the sandbox spec bind-mounts at /etc/resolv.conf
+ * (kata_agent.go:796-817; strings.Split, so a trailing newline gives a last empty line). */
+static int sandbox_dns(const json_t *spec, char ***lines, size_t *n, char **text,
+                       veil_error_t *err)
+{
+  *lines = NULL;
+  *n = 0;
+  *text = NULL;
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(spec, "mounts"), i, m) {
+    const char *dest = json_string_value(json_object_get(m, "destination"));
+    const char *source = json_string_value(json_object_get(m, "source"));
+    if (dest == NULL || strcmp(dest, "/etc/resolv.conf") != 0 || source == NULL)
+      continue;
+    if (veil_read_file(source, DNS_FILE_MAX, text, NULL, err) < 0)
+      return veil_error_wrap(err, "the pod's DNS config");
+    size_t count = 1;
+    for (const char *p = *text; *p; p++)
+      count += *p == '\n';
+    if (count > DNS_LINES_MAX)
+      return veil_error_make(err, E2BIG, "the pod's DNS config `%s` has more than %u lines",
+                             source, DNS_LINES_MAX);
+    *lines = calloc(count, sizeof(char *));
+    if (*lines == NULL)
+      return veil_error_make(err, ENOMEM, "out of memory");
+    for (char *p = *text;; p++) { /* split in place */
+      (*lines)[(*n)++] = p;
+      p = strchrnul(p, '\n');
+      if (*p == '\0')
+        break;
+      *p = '\0';
+    }
+    return 0;
+  }
+  return 0;
+}
+
 static int create_sandbox_rpc(struct shim *s, const json_t *spec, veil_error_t *err)
 {
   Grpc__CreateSandboxRequest req = GRPC__CREATE_SANDBOX_REQUEST__INIT;
   Grpc__Storage share = GRPC__STORAGE__INIT, shm = GRPC__STORAGE__INIT;
   Grpc__Storage *storages[2];
-  char *share_opts[] = {"trans=virtio", "version=9p2000.L", "msize=524288"};
+  /* kata's sharedDir9pOptions with the msize veil boots with */
+  char *share_opts[] = {"trans=virtio,version=9p2000.L,cache=mmap", "nodev", "msize=524288"};
   char shm_size_opt[40];
   char *shm_opts[] = {"noexec", "nosuid", "nodev", "mode=1777", shm_size_opt};
   json_t *hostname = json_object_get(spec, "hostname");
-  req.hostname = json_is_string(hostname) ? (char *)json_string_value(hostname) : "";
+  char host[65]; /* kata's maxHostnameLen: 64 */
+  snprintf(host, sizeof(host), "%s", json_is_string(hostname) ? json_string_value(hostname) : "");
+  req.hostname = host;
   req.sandbox_id = s->sandbox.id;
   if (shim_sandbox_has_shared_fs(s)) {
     bool virtiofs = strcmp(s->sandbox.config->shared_fs, "virtio-fs") == 0;
@@ -191,6 +234,11 @@ static int create_sandbox_rpc(struct shim *s, const json_t *spec, veil_error_t *
     storages[req.n_storages++] = &shm;
   }
   req.storages = req.n_storages ? storages : NULL;
+  cleanup_free char **dns = NULL;
+  cleanup_free char *dns_text = NULL;
+  if (sandbox_dns(spec, &dns, &req.n_dns, &dns_text, err) < 0)
+    return -1;
+  req.dns = dns;
   return SHIM_AGENT_CALL(s, err, veil_agent_create_sandbox, &req);
 }
 
@@ -279,6 +327,15 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
   if (agent == NULL) {
     veil_error_wrap(err, "sandbox %s", id);
     goto fail;
+  }
+  /* debugging aid and the golden-request test: every agent request as a JSON line */
+  const char *request_log = getenv("VEIL_AGENT_REQUEST_LOG");
+  if (request_log && request_log[0]) {
+    int fd = open(request_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+      log_warn("VEIL_AGENT_REQUEST_LOG `%s`: %s", request_log, strerror(errno));
+    else
+      veil_agent_log_requests(agent, fd);
   }
   pthread_mutex_lock(&s->lock);
   sb->agent = agent;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/random.h>
 #include <sys/statfs.h>
 
 #include "common/cleanup.h"
@@ -121,6 +123,23 @@ int shim_spec_shm_size(const json_t *oci, uint64_t *size, veil_error_t *err)
   return 0;
 }
 
+/* kata's shareFileName: "<cid>-<16 random hex>-<basename of the destination>" (genpolicy's
+ * rules expect this shape), cut to one path component. */
+static int share_name(const char *cid, const char *destination, char name[NAME_MAX + 1],
+                      veil_error_t *err)
+{
+  uint8_t r[8];
+  if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+    return veil_error_errno(err, "getrandom");
+  const char *base = strrchr(destination, '/');
+  base = base ? base + 1 : destination;
+  if (base[0] == '\0')
+    base = "root";
+  snprintf(name, NAME_MAX + 1, "%s-%02x%02x%02x%02x%02x%02x%02x%02x-%s", cid, r[0], r[1], r[2],
+           r[3], r[4], r[5], r[6], r[7], base);
+  return 0;
+}
+
 static int rewrite_mounts(Grpc__Spec *spec, const char *cid, const struct spec_guest *guest,
                           struct spec_result *out, veil_error_t *err)
 {
@@ -143,8 +162,9 @@ static int rewrite_mounts(Grpc__Spec *spec, const char *cid, const struct spec_g
         out->n_dropped_mounts++;
         continue;
       }
-      char name[256];
-      snprintf(name, sizeof(name), "%s-mount%zu", cid, i);
+      char name[NAME_MAX + 1];
+      if (share_name(cid, m->destination, name, err) < 0)
+        goto fail;
       char guest[512];
       snprintf(guest, sizeof(guest), "%s/%s", GUEST_SHARED_DIR, name);
       struct spec_share *sh = &out->shares[out->n_shares];

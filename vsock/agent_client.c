@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vsock/request_log.h"
 #include "common/text.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -97,6 +98,7 @@ static const struct rpc_info rpcs[VEIL_AGENT_RPC_COUNT] = {
 
 struct veil_agent {
   ttrpc_client *client;
+  int request_log_fd; /* -1: no log (request_log.h) */
   _Atomic int64_t timeout_ns[VEIL_AGENT_RPC_COUNT];
 };
 
@@ -126,6 +128,7 @@ veil_agent *veil_agent_new(ttrpc_client *client, veil_error_t *err)
     return NULL;
   }
   a->client = client;
+  a->request_log_fd = -1;
   for (int i = 0; i < VEIL_AGENT_RPC_COUNT; i++)
     atomic_init(&a->timeout_ns[i], rpcs[i].timeout_ns);
   return a;
@@ -157,7 +160,14 @@ void veil_agent_free(veil_agent *a)
   if (a == NULL)
     return;
   ttrpc_client_free(a->client);
+  veil_cleanup_closep(&a->request_log_fd);
   free(a);
+}
+
+void veil_agent_log_requests(veil_agent *a, int fd)
+{
+  veil_cleanup_closep(&a->request_log_fd);
+  a->request_log_fd = fd;
 }
 
 veil_agent *veil_agent_dial(const char *address, int connect_timeout_ms, veil_error_t *err)
@@ -234,6 +244,7 @@ static int agent_call(veil_agent *a, enum veil_agent_rpc rpc, const ProtobufCMes
   if (buf == NULL)
     return veil_error_make(err, ENOMEM, "agent %s: request", info->method);
   protobuf_c_message_pack(req, buf);
+  veil_request_log_write(a->request_log_fd, info->method, req);
 
   cleanup_free uint8_t *resp = NULL;
   size_t resp_len = 0;

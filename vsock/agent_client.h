@@ -101,6 +101,9 @@ bool veil_agent_closed(veil_agent *a);
 void veil_agent_close(veil_agent *a);
 /* Close (if open) and free. NULL is allowed. */
 void veil_agent_free(veil_agent *a);
+/* Record every request from now on as a JSON line on fd (taken; -1 = stop): see
+ * request_log.h. Call before other threads use the client. */
+void veil_agent_log_requests(veil_agent *a, int fd);
 
 /* ---- grpc.Health ---- */
 int veil_agent_check(veil_agent *a, const Grpc__CheckRequest *req,

@@ -38,6 +38,7 @@ import images  # noqa: E402  (after the sys.path tweak)
 VEIL_RUNTIME = "io.containerd.veil.v2"
 RUNC_RUNTIME = "io.containerd.runc.v2"
 RUNTIME = os.environ.get("VEIL_TEST_RUNTIME", VEIL_RUNTIME)
+CONTAINERD_VERSION = os.environ.get("VEIL_CONTAINERD", "1.6")
 SHIM_SOCKET_DIR = "/run/containerd/s"  # containerd 1.6's shim library puts sockets here
 CTR_FIFO_DIR = "/run/containerd/fifo"  # ctr's default fifo dir
 CONTAINERD = "/usr/bin/containerd"
@@ -297,6 +298,11 @@ class Containerd:
         return os.path.join(self.dir, "veil-run")
 
     @property
+    def agent_request_log(self):
+        """Every request the shims send to guest agents, one JSON line each."""
+        return os.path.join(self.dir, "agent-requests.jsonl")
+
+    @property
     def veil_config(self):
         return os.path.join(self.dir, "veil-dev.json")
 
@@ -345,6 +351,7 @@ class Containerd:
         # containerd resolves io.containerd.veil.v2 to containerd-shim-veil-v2 on its PATH.
         env["PATH"] = shim_binary_dir() + ":" + env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         env["VEIL_CONFIG"] = self.veil_config
+        env["VEIL_AGENT_REQUEST_LOG"] = self.agent_request_log
         env.pop("CONTAINERD_ADDRESS", None)
         env.pop("CONTAINERD_NAMESPACE", None)
         with open(self.log_path, "ab") as log:

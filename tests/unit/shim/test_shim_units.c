@@ -233,7 +233,12 @@ static void test_spec_build_trims_as_kata(void **state)
   assert_int_equal(s->linux->resources->cpu->shares, 512);
   /* the host bind goes through the share; /dev/shm becomes a tmpfs in a pod without one */
   assert_int_equal(s->n_mounts, 3);
-  assert_string_equal(s->mounts[1]->source, GUEST_SHARED_DIR "/c1-mount1");
+  /* kata's shareFileName: <cid>-<16 hex>-<basename of the destination> */
+  const char *src = s->mounts[1]->source;
+  assert_int_equal(strncmp(src, GUEST_SHARED_DIR "/c1-", strlen(GUEST_SHARED_DIR "/c1-")), 0);
+  assert_int_equal(strlen(src), strlen(GUEST_SHARED_DIR "/c1-") + 16 + strlen("-hosts"));
+  assert_string_equal(src + strlen(src) - 6, "-hosts");
+  assert_string_equal(r.shares[0].name, src + strlen(GUEST_SHARED_DIR "/"));
   assert_int_equal(r.n_shares, 1);
   assert_string_equal(r.shares[0].host_source, "/var/lib/x/hosts");
   assert_true(r.shares[0].readonly);
