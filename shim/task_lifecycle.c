@@ -19,6 +19,7 @@
 #include "shim/options.h"
 #include "shim/shim.h"
 #include "shim/timestamp.h"
+#include "shim/virtual_volume.h"
 #include "shim/task_lifecycle.h"
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)
@@ -79,13 +80,14 @@ static int share_bind(struct shim *s, struct shim_container *c, const char *sour
   return shim_share_bind(&s->sandbox.share, source, name, readonly, err);
 }
 
-/* Host files the container needs in the guest (dev profile: binds into the share). */
+/* Host files the container needs in the guest (dev profile: binds into the share); rootfs
+ * NULL when the guest pulls the image itself. */
 static int share_into_guest(struct shim *s, struct shim_container *c, const char *rootfs,
                             const struct spec_result *sr, veil_error_t *err)
 {
   char name[PATH_MAX];
   snprintf(name, sizeof(name), "%s/rootfs", c->id);
-  if (share_bind(s, c, rootfs, name, false, err) < 0)
+  if (rootfs && share_bind(s, c, rootfs, name, false, err) < 0)
     return veil_error_wrap(err, "share the rootfs of %s", c->id);
   for (size_t i = 0; i < sr->n_shares; i++)
     if (share_bind(s, c, sr->shares[i].host_source, sr->shares[i].name, sr->shares[i].readonly,
@@ -122,36 +124,55 @@ static void container_release_host(struct shim *s, struct shim_container *c)
   }
 }
 
-static Grpc__Storage *guest_pull_storage(const char *cid, const json_t *spec, bool sandbox)
+/* kata's handleImageGuestPullBlockVolume (kata_agent.go:1935-1985): the guest pulls the
+ * image itself. Source: "pause" for the sandbox, else the CRI image name; metadata: a virtual
+ * volume's image-pull metadata (nydus), overlaid with the container's annotations. */
+static Grpc__Storage *guest_pull_storage(const char *cid, const json_t *spec, bool sandbox,
+                                         const json_t *volume_metadata, veil_error_t *err)
 {
-  /* TEE profiles: the image is pulled inside the guest (kata's image_guest_pull). */
-  const char *image = shim_spec_annotation(spec, ANNOT_IMAGE_NAME);
-  Grpc__Storage *st = malloc(sizeof(*st));
-  if (st == NULL)
+  const char *image = sandbox ? "pause" : shim_spec_annotation(spec, ANNOT_IMAGE_NAME);
+  if (image == NULL || image[0] == '\0') {
+    veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "guest pull: annotation %s is missing: "
+                    "the guest cannot know which image to pull", ANNOT_IMAGE_NAME);
     return NULL;
-  grpc__storage__init(st);
+  }
   /* kata-agent deserialises {"metadata": {...}}: an object, never null */
+  cleanup_with(json_decref) json_t *metadata =
+      volume_metadata ? json_deep_copy(volume_metadata) : json_object();
   json_t *annotations = json_object_get(spec, "annotations");
-  json_t *meta = json_is_object(annotations) ? json_pack("{s:O}", "metadata", annotations)
-                                             : json_pack("{s:{}}", "metadata");
-  char *meta_text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
-  json_decref(meta);
-  char *opt = NULL;
-  if (asprintf(&opt, "image_guest_pull=%s", meta_text ? meta_text : "{}") < 0)
+  if (metadata == NULL || (json_is_object(annotations) && json_object_update(metadata, annotations) < 0)) {
+    veil_error_make(err, ENOMEM, "out of memory");
+    return NULL;
+  }
+  cleanup_with(json_decref) json_t *pull = json_pack("{s:O}", "metadata", metadata);
+  cleanup_free char *pull_text = pull ? json_dumps(pull, JSON_COMPACT) : NULL;
+  Grpc__Storage *st = malloc(sizeof(*st));
+  if (st == NULL || pull_text == NULL) {
+    free(st);
+    veil_error_make(err, ENOMEM, "out of memory");
+    return NULL;
+  }
+  grpc__storage__init(st);
+  char *opt = NULL, *mp = NULL;
+  if (asprintf(&opt, "image_guest_pull=%s", pull_text) < 0)
     opt = NULL;
-  free(meta_text);
-  char mp[PATH_MAX];
-  snprintf(mp, sizeof(mp), "/run/kata-containers/%s/rootfs", cid);
+  if (asprintf(&mp, "/run/kata-containers/%s/rootfs", cid) < 0)
+    mp = NULL;
   st->driver = strdup("image_guest_pull");
-  st->source = strdup(image ? image : (sandbox ? "pause" : ""));
+  st->source = strdup(image);
   st->fstype = strdup("overlay");
-  st->mount_point = strdup(mp);
+  st->mount_point = mp;
   st->driver_options = calloc(1, sizeof(char *));
   if (st->driver_options && opt) {
     st->driver_options[0] = opt;
     st->n_driver_options = 1;
-  } else {
-    free(opt);
+    opt = NULL;
+  }
+  free(opt);
+  if (!st->driver || !st->source || !st->fstype || !st->mount_point || !st->n_driver_options) {
+    protobuf_c_message_free_unpacked(&st->base, NULL);
+    veil_error_make(err, ENOMEM, "out of memory");
+    return NULL;
   }
   return st;
 }
@@ -241,27 +262,34 @@ static struct shim_container *container_new(const Containerd__Task__V2__CreateTa
 }
 
 /* containerd's rootfs mounts on <bundle>/rootfs, the spec for the guest, and (dev) the binds
- * that make the rootfs and the host's mount sources visible in the guest. */
+ * that make the rootfs and the host's mount sources visible in the guest. A rootfs that is a
+ * Kata virtual volume (nydus-snapshotter's guest pull) is not mounted here at all: its
+ * metadata goes to *pull_metadata and the guest pulls the image. */
 static int prepare_host_rootfs(struct shim *s, struct shim_container *c,
                                const Containerd__Task__V2__CreateTaskRequest *req,
-                               const json_t *spec, struct spec_result *sr, veil_error_t *err)
+                               const json_t *spec, struct spec_result *sr,
+                               json_t **pull_metadata, veil_error_t *err)
 {
   char rootfs[PATH_MAX], guest_rootfs[PATH_MAX];
   snprintf(rootfs, sizeof(rootfs), "%s/rootfs", req->bundle);
-  if (req->n_rootfs > 0) {
+  bool virtual_volume = shim_rootfs_has_virtual_volume(req->rootfs, req->n_rootfs);
+  if (virtual_volume) {
+    if (shim_rootfs_guest_pull_metadata(req->rootfs, req->n_rootfs, pull_metadata, err) < 0)
+      return -1;
+  } else if (req->n_rootfs > 0) {
     if (shim_mount_rootfs(req->rootfs, req->n_rootfs, rootfs, err) < 0)
       return -1;
     c->rootfs_mounted = true;
   }
   bool shared = shim_sandbox_has_shared_fs(s);
-  if (shared)
+  if (shared && !virtual_volume)
     snprintf(guest_rootfs, sizeof(guest_rootfs), "%s/%s/rootfs", GUEST_SHARED_DIR, req->id);
   else
     snprintf(guest_rootfs, sizeof(guest_rootfs), "/run/kata-containers/%s/rootfs", req->id);
   struct spec_guest guest = {guest_rootfs, shared, s->sandbox.shm_size};
   if (shim_spec_build(spec, req->id, &guest, sr, err) < 0)
     return veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "config.json");
-  if (shared && share_into_guest(s, c, rootfs, sr, err) < 0)
+  if (shared && share_into_guest(s, c, virtual_volume ? NULL : rootfs, sr, err) < 0)
     return -1;
   if (sr->n_dropped_mounts)
     log_warn("container %s: %zu host bind mount(s) dropped: the %s profile shares no host "
@@ -271,7 +299,8 @@ static int prepare_host_rootfs(struct shim *s, struct shim_container *c,
 }
 
 static int create_in_guest(struct shim *s, struct shim_container *c, const json_t *spec,
-                           struct spec_result *sr, veil_error_t *err)
+                           struct spec_result *sr, const json_t *pull_metadata,
+                           veil_error_t *err)
 {
   Grpc__CreateContainerRequest cc = GRPC__CREATE_CONTAINER_REQUEST__INIT;
   cc.container_id = c->id;
@@ -279,10 +308,10 @@ static int create_in_guest(struct shim *s, struct shim_container *c, const json_
   cc.oci = sr->spec;
   cc.sandbox_pidns = sr->sandbox_pidns;
   Grpc__Storage *pull = NULL;
-  if (!shim_sandbox_has_shared_fs(s)) {
-    pull = guest_pull_storage(c->id, spec, c->is_sandbox_container);
+  if (!shim_sandbox_has_shared_fs(s) || pull_metadata) {
+    pull = guest_pull_storage(c->id, spec, c->is_sandbox_container, pull_metadata, err);
     if (pull == NULL)
-      return veil_error_make(err, ENOMEM, "out of memory");
+      return -1;
     cc.storages = &pull;
     cc.n_storages = 1;
   }
@@ -322,6 +351,7 @@ int shim_task_create(struct shim *s, const Containerd__Task__V2__CreateTaskReque
     return -1;
   struct shim_container *c = NULL;
   struct spec_result sr = {0};
+  cleanup_with(json_decref) json_t *pull_metadata = NULL;
   bool is_sandbox = false;
   cleanup_with(json_decref) json_t *spec = shim_bundle_load_spec(req->bundle, err);
   if (spec == NULL) {
@@ -330,7 +360,8 @@ int shim_task_create(struct shim *s, const Containerd__Task__V2__CreateTaskReque
   }
   if (resolve_sandbox(s, req, spec, &is_sandbox, err) < 0 ||
       (c = container_new(req, is_sandbox, err)) == NULL ||
-      prepare_host_rootfs(s, c, req, spec, &sr, err) < 0 || create_in_guest(s, c, spec, &sr, err) < 0) {
+      prepare_host_rootfs(s, c, req, spec, &sr, &pull_metadata, err) < 0 ||
+      create_in_guest(s, c, spec, &sr, pull_metadata, err) < 0) {
     veil_error_wrap(err, "create %s", req->id);
     goto fail;
   }

@@ -21,6 +21,8 @@
 #include "shim/mounts.h"
 #include "shim/options.h"
 #include "shim/spec.h"
+#include "shim/virtual_volume.h"
+#include "common/base64.h"
 
 static void test_args_go_flag_syntax(void **state)
 {
@@ -314,6 +316,73 @@ static void test_exec_process_as_kata_sends_it(void **state)
   json_decref(j);
 }
 
+/* A rootfs as nydus-snapshotter's proxy mode returns it (snapshot/mount_option.go
+ * mountProxy + mountWithProxyVolume): fuse.nydus-overlayfs over the snapshot dirs, plus the
+ * KataVirtualVolume the runtime must act on. */
+static void nydus_mount(Containerd__Types__Mount *m, char **opts, const char *volume_json)
+{
+  containerd__types__mount__init(m);
+  m->type = "fuse.nydus-overlayfs";
+  m->source = "overlay";
+  static char option[4096];
+  char *b64 = veil_base64_encode((const uint8_t *)volume_json, strlen(volume_json));
+  snprintf(option, sizeof(option), VIRTUAL_VOLUME_PREFIX "%s", b64);
+  free(b64);
+  opts[0] = "workdir=/var/lib/containerd-nydus/snapshots/7/work";
+  opts[1] = "upperdir=/var/lib/containerd-nydus/snapshots/7/fs";
+  opts[2] = "lowerdir=/var/lib/containerd-nydus/snapshots";
+  opts[3] = option;
+  m->options = opts;
+  m->n_options = 4;
+}
+
+static void test_virtual_volume_from_nydus(void **state)
+{
+  (void)state;
+  Containerd__Types__Mount m, *mounts[] = {&m};
+  char *opts[4];
+  cleanup_error veil_error_t err = NULL;
+  nydus_mount(&m, opts, "{\"volume_type\":\"image_guest_pull\",\"source\":"
+                        "\"docker.io/library/busybox:latest\",\"image_pull\":{\"metadata\":"
+                        "{\"containerd.io/snapshot/cri.layer-digest\":\"sha256:abc\"}}}");
+  assert_true(shim_rootfs_has_virtual_volume(mounts, 1));
+  json_t *meta = NULL;
+  assert_int_equal(shim_rootfs_guest_pull_metadata(mounts, 1, &meta, &err), 0);
+  assert_string_equal(json_string_value(json_object_get(meta, "containerd.io/snapshot/cri.layer-digest")),
+                      "sha256:abc");
+  json_decref(meta);
+  /* a plain overlayfs rootfs is not one */
+  char *plain_opts[] = {"lowerdir=/a", "upperdir=/b", "workdir=/c"};
+  Containerd__Types__Mount p;
+  containerd__types__mount__init(&p);
+  p.type = "overlay";
+  p.options = plain_opts;
+  p.n_options = 3;
+  Containerd__Types__Mount *plain[] = {&p};
+  assert_false(shim_rootfs_has_virtual_volume(plain, 1));
+  /* what veil cannot take, or what is malformed, is a clear InvalidArgument */
+  const char *bad[][2] = {
+      {"{\"volume_type\":\"image_nydus_fs\"}", "not supported"},
+      {"{\"source\":\"x\"}", "volume_type is missing"},
+      {"[1,2]", "not a JSON object"},
+      {"{\"volume_type\":\"image_guest_pull\",\"image_pull\":{\"metadata\":{\"k\":1}}}",
+       "object of strings"},
+      {"{\"volume_type\":\"image_guest_pull\",\"dm_verity\":{\"hashtype\":\"md5\"}}",
+       "hashtype"},
+      {"{\"volume_type\":\"a\",\"volume_type\":\"b\"}", "not a JSON object"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    nydus_mount(&m, opts, bad[i][0]);
+    assert_int_equal(shim_rootfs_guest_pull_metadata(mounts, 1, &meta, &err), -1);
+    assert_int_equal(veil_error_grpc_code(err), VEIL_GRPC_INVALID_ARGUMENT);
+    assert_non_null(strstr(err->msg, bad[i][1]));
+    veil_error_release(&err);
+  }
+  opts[3] = VIRTUAL_VOLUME_PREFIX "!!not base64!!";
+  assert_int_equal(shim_rootfs_guest_pull_metadata(mounts, 1, &meta, &err), -1);
+  veil_error_release(&err);
+}
+
 static void test_spec_bad_input(void **state)
 {
   (void)state;
@@ -368,6 +437,7 @@ int main(void)
       cmocka_unit_test(test_options_bootstrap_params),
       cmocka_unit_test(test_spec_build_trims_as_kata),
       cmocka_unit_test(test_exec_process_as_kata_sends_it),
+      cmocka_unit_test(test_virtual_volume_from_nydus),
       cmocka_unit_test(test_spec_bad_input),
       cmocka_unit_test(test_mount_options),
   };
