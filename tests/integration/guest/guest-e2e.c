@@ -4,7 +4,8 @@
  *   CreateSandbox(9p storage) -> c1 `echo hello; exit 3` (stdout, exit code) -> c2 in the same
  *   sandbox (stderr) -> c3 long-running: ExecProcess into it, SignalProcess(SIGTERM) -> 143
  *   -> c4 `cat`: stdin round trip -> c5 with a terminal -> c6 veil-vsock-check: the agent over
- *   vsock loopback INSIDE the guest -> RemoveContainer -> DestroySandbox -> QEMU exits by itself.
+ *   vsock loopback INSIDE the guest -> oci-*: the spec versions containerd 1.7 and 2.x write
+ *   -> RemoveContainer -> DestroySandbox -> QEMU exits by itself.
  *
  *   guest-e2e <vmlinux|vmlinuz> <initrd.img> <veil-vsock-check>
  *
@@ -265,11 +266,13 @@ static void build_spec(struct spec *s, const char *cid, char **args, size_t n_ar
   s->spec.linux = &s->linux;
 }
 
-static void create_and_start(const char *cid, char **args, size_t n_args, bool terminal,
-                             bool pid_ns)
+static void create_and_start_version(const char *cid, char **args, size_t n_args,
+                                     bool terminal, bool pid_ns, const char *oci_version)
 {
   struct spec s;
   build_spec(&s, cid, args, n_args, terminal, pid_ns);
+  if (oci_version)
+    s.spec.version = (char *)oci_version;
   Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
   req.container_id = (char *)cid;
   req.exec_id = (char *)cid;
@@ -278,6 +281,12 @@ static void create_and_start(const char *cid, char **args, size_t n_args, bool t
   Grpc__StartContainerRequest start = GRPC__START_CONTAINER_REQUEST__INIT;
   start.container_id = (char *)cid;
   OK(veil_agent_start_container(agent, &start, err));
+}
+
+static void create_and_start(const char *cid, char **args, size_t n_args, bool terminal,
+                             bool pid_ns)
+{
+  create_and_start_version(cid, args, n_args, terminal, pid_ns, NULL);
 }
 
 /* Everything a process writes to stdout (or stderr) until EOF, NUL-terminated. */
@@ -394,6 +403,14 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < 5; i++)
     make_rootfs(cids[i], NULL);
   make_rootfs("c6", vsock_check);
+  /* ociVersion as containerd writes it: 1.7 to 2.4 vendor runtime-spec 1.1.0 to 1.3.0 (2.3 and
+   * 2.4: 1.3.0). The agent passes it through to config.json; the guest's crun must take it
+   * (Debian 12's crun 1.8.1 said "unknown version specified"). */
+  static const char *oci_versions[] = {"1.1.0", "1.2.0", "1.2.1", "1.3.0"};
+  static const char *oci_cids[] = {"oci-1.1.0", "oci-1.2.0", "oci-1.2.1", "oci-1.3.0"};
+  size_t n_oci = sizeof(oci_versions) / sizeof(oci_versions[0]);
+  for (size_t i = 0; i < n_oci; i++)
+    make_rootfs(oci_cids[i], NULL);
 
   step("boot guest");
   start_qemu(kernel, initrd);
@@ -526,10 +543,25 @@ int main(int argc, char **argv)
     fail("in-guest vsock Check: stdout \"%s\", stderr \"%s\", status %d; want SERVING", out6,
          err6, st6);
 
+  for (size_t i = 0; i < n_oci; i++) {
+    char what[64];
+    snprintf(what, sizeof(what), "%s: a spec with ociVersion %s", oci_cids[i], oci_versions[i]);
+    step(what);
+    char *args[] = {"echo", (char *)oci_versions[i]};
+    create_and_start_version(oci_cids[i], args, 2, false, true, oci_versions[i]);
+    cleanup_free char *out = read_all(oci_cids[i], oci_cids[i], false);
+    char want[32];
+    snprintf(want, sizeof(want), "%s\n", oci_versions[i]);
+    expect_output(what, out, want, false);
+    expect_status(what, wait_process(oci_cids[i], oci_cids[i]), 0);
+  }
+
   step("RemoveContainer");
   for (size_t i = 0; i < 5; i++)
     remove_container(cids[i]);
   remove_container("c6");
+  for (size_t i = 0; i < n_oci; i++)
+    remove_container(oci_cids[i]);
 
   step("DestroySandbox: the guest powers off");
   Grpc__DestroySandboxRequest destroy = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
