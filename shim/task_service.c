@@ -1,5 +1,8 @@
 /* containerd.task.v2.Task over ttrpc: decode, act on the model, encode. Errors leave as
- * google.rpc.Status through the ttrpc server (veil_error_grpc_code). */
+ * google.rpc.Status through the ttrpc server (veil_error_grpc_code). The same handlers also
+ * serve containerd.task.v3.Task: containerd 2.x's v3 API has the same messages and field
+ * numbers under another package name, and a 2.x daemon asks for it when it talks to a
+ * sandbox's shim at version 3. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,7 +23,7 @@
 #include "shim/timestamp.h"
 #include "shim/timeutil.h"
 
-#define TASK_SERVICE "containerd.task.v2.Task"
+static const char *const task_services[] = {"containerd.task.v2.Task", "containerd.task.v3.Task"};
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)
 
@@ -541,8 +544,10 @@ int shim_task_service_register(struct shim *s, ttrpc_server *srv, veil_error_t *
       {"Update", h_update},     {"Wait", h_wait},             {"Stats", h_stats},
       {"Connect", h_connect},   {"Shutdown", h_shutdown},
   };
-  for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-    if (ttrpc_server_register(srv, TASK_SERVICE, methods[i].method, methods[i].fn, s, 0, err) < 0)
-      return -1;
+  for (size_t v = 0; v < sizeof(task_services) / sizeof(task_services[0]); v++)
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+      if (ttrpc_server_register(srv, task_services[v], methods[i].method, methods[i].fn, s, 0,
+                                err) < 0)
+        return -1;
   return 0;
 }
