@@ -115,7 +115,7 @@ class CtrTestCase(unittest.TestCase):
             pass
         self.assertEqual(self.ctd.shims(), [], "shim processes remain")
         self.assertEqual(self.ctd.qemus(), [], "QEMU processes remain")
-        for sock in (harness.shim_socket_path(self.ctd.address, self.ctd.namespace, cid),) + tuple(
+        for sock in (self.ctd.shim_socket_path(self.ctd.namespace, cid),) + tuple(
                 extra_sockets):
             self.assertFalse(os.path.exists(sock), f"shim socket {sock} remains")
         self.assertEqual(harness.mounts_under(self.ctd.dir), [], "mounts remain")

@@ -1,12 +1,18 @@
 """A private containerd per test run, plus helpers to observe what a runtime leaves behind.
 
 Everything containerd owns (root, state, grpc and ttrpc sockets, CNI dirs, the veil run dir and
-the generated dev config) lives in one fresh temp dir, so a run never collides with another run
-or with a system containerd. `Containerd` is a context manager; `stop()` also runs from signal
-handlers and atexit, removes every container it can, kills what is left, unmounts and deletes
-the temp dir. On failure the tail of containerd's log is printed.
+the generated dev config; with 2.3+ also the shim sockets) lives in one fresh temp dir, so a run
+never collides with another run or with a system containerd. `Containerd` is a context manager;
+`stop()` also runs from signal handlers and atexit, removes every container it can, kills what
+is left, unmounts and deletes the temp dir. On failure the tail of containerd's log is printed.
+
+The containerd series (1.6 = Debian 12's, 1.7, 2.3, 2.4; see tools.py) decides the binaries
+(containerd, ctr, and containerd-shim-runc-v2 of the same build first on containerd's PATH) and
+the config: `version = 2` with the `io.containerd.grpc.v1.cri` plugin for 1.x, `version = 3`
+with `io.containerd.cri.v1.runtime` / `io.containerd.cri.v1.images` for 2.x.
 
 Environment:
+  VEIL_CONTAINERD     containerd series: 1.6 (default), 1.7, 2.3, 2.4
   VEIL_TEST_RUNTIME   runtime for ctr/CRI (default io.containerd.veil.v2;
                       io.containerd.runc.v2 to compare against runc)
   VEIL_BUILD_ROOT     meson build dir (default <source>/build); the shim is <build>/shim/
@@ -34,14 +40,13 @@ BUILD_ROOT = os.environ.get("VEIL_BUILD_ROOT") or os.path.join(SOURCE_ROOT, "bui
 sys.path.insert(0, LIB_DIR)
 
 import images  # noqa: E402  (after the sys.path tweak)
+import tools  # noqa: E402
 
 VEIL_RUNTIME = "io.containerd.veil.v2"
 RUNC_RUNTIME = "io.containerd.runc.v2"
 RUNTIME = os.environ.get("VEIL_TEST_RUNTIME", VEIL_RUNTIME)
-SHIM_SOCKET_DIR = "/run/containerd/s"  # containerd 1.6's shim library puts sockets here
+SHIM_SOCKET_DIR = "/run/containerd/s"  # shim sockets up to containerd 2.2, whatever the state dir
 CTR_FIFO_DIR = "/run/containerd/fifo"  # ctr's default fifo dir
-CONTAINERD = "/usr/bin/containerd"
-CTR = "/usr/bin/ctr"
 
 
 def is_veil(runtime=None):
@@ -63,22 +68,16 @@ def guest_image():
     return (os.path.join(guest_dir, "vmlinux"), os.path.join(guest_dir, "initrd.img"))
 
 
-def require_runtime_binaries(runtime=None):
-    """Fails (never skips) when what the runtime needs is not built."""
+def require_runtime_binaries(runtime=None, series=None):
+    """Fails (never skips) when what the runtime or the containerd series needs is missing."""
     missing = []
     if is_veil(runtime):
         for path in (shim_binary(),) + guest_image():
             if not os.path.exists(path):
-                missing.append(path)
-    else:
-        if not shutil.which("containerd-shim-runc-v2"):
-            missing.append("containerd-shim-runc-v2 (package containerd)")
-    for tool in (CONTAINERD, CTR):
-        if not os.access(tool, os.X_OK):
-            missing.append(tool + " (package containerd)")
+                missing.append(f"{path} (build with `ninja -C {BUILD_ROOT}`)")
+    missing += tools.missing_containerd(series or tools.containerd_series())
     if missing:
-        raise RuntimeError("missing: " + ", ".join(missing) +
-                           f" (build with `ninja -C {BUILD_ROOT}`, packages with scripts/setup)")
+        raise RuntimeError("missing: " + ", ".join(missing))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,10 +127,10 @@ def mounts_under(prefix):
     return found
 
 
-def shim_socket_path(address, namespace, group_id):
-    """containerd 1.6's shim socket for (address, namespace, id): pkg/shim SocketAddress."""
+def shim_socket_path(address, namespace, group_id, socket_dir=SHIM_SOCKET_DIR):
+    """The shim socket for (address, namespace, id): pkg/shim CreateSocketAddress."""
     digest = hashlib.sha256(os.path.join(address, namespace, group_id).encode()).hexdigest()
-    return os.path.join(SHIM_SOCKET_DIR, digest)
+    return os.path.join(socket_dir, digest)
 
 
 def wait_for(predicate, timeout, what, interval=0.1):
@@ -188,15 +187,25 @@ def dev_config(path, run_dir):
     return path
 
 
-def containerd_config(d, veil_config):
-    """containerd 1.6 config (version 2) with everything under the temp dir `d`."""
-    cri = 'plugins."io.containerd.grpc.v1.cri"'
-    return f"""version = 2
+def is_v2_series(series):
+    return series.startswith("2.")
+
+
+def has_socket_dir(series):
+    """containerd 2.3+ lets the shim manager put shim sockets in a configured directory."""
+    return series in ("2.3", "2.4")
+
+
+_DISABLED_PLUGINS = """disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+                    "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper",
+                    "io.containerd.tracing.processor.v1.otlp"]"""
+
+
+def _common_config(d, version):
+    return f"""version = {version}
 root = "{d}/root"
 state = "{d}/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-                    "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper",
-                    "io.containerd.tracing.processor.v1.otlp"]
+{_DISABLED_PLUGINS}
 
 [grpc]
   address = "{d}/containerd.sock"
@@ -209,7 +218,41 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "{d}/opt"
+"""
 
+
+def _runtimes(prefix, d, veil_config, containerd_keys=""):
+    """The runtimes `runc` (its root in the temp dir) and `veil` under plugin `prefix`."""
+    return f"""
+[{prefix}.containerd]
+  default_runtime_name = "runc"{containerd_keys}
+
+[{prefix}.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[{prefix}.containerd.runtimes.runc.options]
+  Root = "{d}/runc"
+
+[{prefix}.containerd.runtimes.veil]
+  runtime_type = "io.containerd.veil.v2"
+  pod_annotations = ["io.katacontainers.*"]
+  privileged_without_host_devices = true
+
+[{prefix}.containerd.runtimes.veil.options]
+  ConfigPath = "{veil_config}"
+"""
+
+
+def containerd_config(d, veil_config, series="1.6", cni_bin_dir=None, registry_config_path=None):
+    """containerd's config for `series` with everything under the temp dir `d`: CNI plugins in
+    `cni_bin_dir` (default an empty <d>/cni/bin: pods use the host network), registry hosts
+    from `registry_config_path` (hosts.toml dirs, for a local mirror)."""
+    cni_bin = cni_bin_dir or f"{d}/cni/bin"
+    if not is_v2_series(series):
+        cri = 'plugins."io.containerd.grpc.v1.cri"'
+        registry = (f'\n[{cri}.registry]\n  config_path = "{registry_config_path}"\n'
+                    if registry_config_path else "")
+        return _common_config(d, 2) + f"""
 [{cri}]
   sandbox_image = "{images.PAUSE_IMAGE}"
   restrict_oom_score_adj = true
@@ -218,27 +261,39 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   enable_selinux = false
 
 [{cri}.cni]
-  bin_dir = "{d}/cni/bin"
+  bin_dir = "{cni_bin}"
   conf_dir = "{d}/cni/conf"
+""" + registry + _runtimes(cri, d, veil_config, '\n  snapshotter = "overlayfs"')
+    runtime = 'plugins."io.containerd.cri.v1.runtime"'
+    imgs = 'plugins."io.containerd.cri.v1.images"'
+    registry = (f'\n[{imgs}.registry]\n  config_path = "{registry_config_path}"\n'
+                if registry_config_path else "")
+    # 2.3+: shim sockets in the temp dir too (the shim manager's socket_dir, <= 42 bytes).
+    socket_dir = (f'\n[plugins."io.containerd.shim.v1.manager"]\n  socket_dir = "{d}/s"\n'
+                  if has_socket_dir(series) else "")
+    return _common_config(d, 3) + socket_dir + f"""
+# NRI's socket is machine-wide (/var/run/nri/nri.sock): private containerds must not share it.
+[plugins."io.containerd.nri.v1.nri"]
+  disable = true
 
-[{cri}.containerd]
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+
+[{imgs}]
   snapshotter = "overlayfs"
-  default_runtime_name = "runc"
 
-[{cri}.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
+[{imgs}.pinned_images]
+  sandbox = "{images.PAUSE_IMAGE}"
+""" + registry + f"""
+[{runtime}]
+  restrict_oom_score_adj = true
+  enable_selinux = false
 
-[{cri}.containerd.runtimes.runc.options]
-  Root = "{d}/runc"
-
-[{cri}.containerd.runtimes.veil]
-  runtime_type = "io.containerd.veil.v2"
-  pod_annotations = ["io.katacontainers.*"]
-  privileged_without_host_devices = true
-
-[{cri}.containerd.runtimes.veil.options]
-  ConfigPath = "{veil_config}"
-"""
+[{runtime}.cni]
+  bin_dirs = ["{cni_bin}"]
+  conf_dir = "{d}/cni/conf"
+""" + _runtimes(runtime, d, veil_config)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,14 +328,35 @@ class CtrError(AssertionError):
 
 
 class Containerd:
-    """A private containerd: start(), ctr(...), import images, stop()."""
+    """A private containerd of `series` (default $VEIL_CONTAINERD): start(), ctr(...), import
+    images, stop(). `config_options` go to containerd_config (cni_bin_dir,
+    registry_config_path)."""
 
-    def __init__(self, namespace="veiltest", import_images=True):
+    def __init__(self, namespace="veiltest", import_images=True, series=None, **config_options):
         self.namespace = namespace
         self.import_images = import_images
+        self.series = series or tools.containerd_series()
+        self.bin_dir = tools.containerd_dir(self.series)
+        self.config_options = config_options
         self.dir = None
         self.proc = None
         self.failed = False
+
+    @property
+    def containerd_binary(self):
+        return os.path.join(self.bin_dir, "containerd")
+
+    @property
+    def ctr_binary(self):
+        return os.path.join(self.bin_dir, "ctr")
+
+    @property
+    def socket_dir(self):
+        """Where this containerd's shims put their sockets."""
+        return os.path.join(self.dir, "s") if has_socket_dir(self.series) else SHIM_SOCKET_DIR
+
+    def shim_socket_path(self, namespace, group_id):
+        return shim_socket_path(self.address, namespace, group_id, self.socket_dir)
 
     # paths
     @property
@@ -325,12 +401,13 @@ class Containerd:
             raise
 
     def _start(self):
-        for sub in ("root", "state", "opt", "cni/bin", "cni/conf", "runc", "images"):
+        for sub in ("root", "state", "opt", "cni/bin", "cni/conf", "runc", "images", "s"):
             os.makedirs(os.path.join(self.dir, sub))
         os.makedirs(self.run_dir, mode=0o700)
         dev_config(self.veil_config, self.run_dir)
         with open(self.config_path, "w") as f:
-            f.write(containerd_config(self.dir, self.veil_config))
+            f.write(containerd_config(self.dir, self.veil_config, self.series,
+                                      **self.config_options))
         self.start_daemon()
         if self.import_images:
             self.import_test_images(self.namespace)
@@ -342,20 +419,23 @@ class Containerd:
     def start_daemon(self):
         """Starts containerd on the existing dir and waits until it answers."""
         env = dict(os.environ)
-        # containerd resolves io.containerd.veil.v2 to containerd-shim-veil-v2 on its PATH.
-        env["PATH"] = shim_binary_dir() + ":" + env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        # containerd resolves io.containerd.veil.v2 to containerd-shim-veil-v2 on its PATH, and
+        # io.containerd.runc.v2 to the runc shim built with this containerd.
+        env["PATH"] = ":".join((shim_binary_dir(), self.bin_dir,
+                                env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")))
         env["VEIL_CONFIG"] = self.veil_config
         env.pop("CONTAINERD_ADDRESS", None)
         env.pop("CONTAINERD_NAMESPACE", None)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([CONTAINERD, "--config", self.config_path],
+            self.proc = subprocess.Popen([self.containerd_binary, "--config", self.config_path],
                                          stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"containerd exited with {self.proc.returncode} at start")
+                raise RuntimeError(f"containerd {self.series} exited with {self.proc.returncode} "
+                                   f"at start:\n{self.log_tail(20)}")
             if os.path.exists(self.address) and self.ctr("version", check=False,
                                                          timeout=10).returncode == 0:
                 break
@@ -386,7 +466,7 @@ class Containerd:
 
     def ctr(self, *args, namespace=None, check=True, timeout=120, input=None, stdin=None):
         """Runs `ctr -a <ours> -n <ns> args...`; returns the CompletedProcess (text)."""
-        argv = [CTR, "-a", self.address, "-n", namespace or self.namespace] + list(args)
+        argv = self.ctr_argv(*args, namespace=namespace)
         kwargs = {"input": input} if input is not None else {
             "stdin": stdin if stdin is not None else subprocess.DEVNULL}
         try:
@@ -401,7 +481,7 @@ class Containerd:
         return res
 
     def ctr_argv(self, *args, namespace=None):
-        return [CTR, "-a", self.address, "-n", namespace or self.namespace] + list(args)
+        return [self.ctr_binary, "-a", self.address, "-n", namespace or self.namespace] + list(args)
 
     def tasks(self, namespace=None):
         """{container id: status} from `ctr task ls`."""
@@ -515,7 +595,7 @@ def _main(argv):
         env = dict(os.environ, CONTAINERD_ADDRESS=ctd.address,
                    CONTAINERD_NAMESPACE=args.namespace, VEIL_CONFIG=ctd.veil_config,
                    VEIL_IMAGE=images.BUSYBOX_IMAGE, VEIL_CONTAINERD_DIR=ctd.dir)
-        env["PATH"] = shim_binary_dir() + ":" + env.get("PATH", "/usr/bin:/bin")
+        env["PATH"] = ":".join((shim_binary_dir(), ctd.bin_dir, env.get("PATH", "/usr/bin:/bin")))
         status = subprocess.run(command, env=env).returncode
     finally:
         ctd.failed = status != 0 and os.environ.get("VEIL_TEST_DEBUG") == "1"
