@@ -3,6 +3,7 @@
  *  - `start` answers with the bare unix:// address (accepted by containerd 1.6 to 2.4), writes
  *    nothing on stderr, honours 2.3+'s BootstrapParams (socket_dir, containerd_ttrpc_address,
  *    runtime options in extensions), and a CRI app container joins its pod's shim;
+ *  - `-info` answers containerd 2.x with a RuntimeInfo;
  *  - the server serves the Task API as containerd.task.v2.Task and containerd.task.v3.Task;
  *  - Shutdown (containerd 2.4 sends one after every task delete) keeps the server while it
  *    has containers and stops it with the last one. */
@@ -33,6 +34,7 @@
 #include "github.com/containerd/containerd/pkg/runtimeoptions/v1/api.pb-c.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
+#include "introspection.pb-c.h"
 #include "shim/address.h"
 #include "shim/shim.h"
 #include "shim/task_service.h"
@@ -51,6 +53,7 @@ struct fixture {
 
 struct run_result {
   int status; /* exit code, or -1 */
+  size_t out_len;
   char out[4096];
   char err[4096];
 };
@@ -97,7 +100,7 @@ static int teardown(void **state)
   return 0;
 }
 
-static void read_all(int fd, char *buf, size_t cap)
+static size_t read_all(int fd, char *buf, size_t cap)
 {
   size_t n = 0;
   for (;;) {
@@ -111,6 +114,7 @@ static void read_all(int fd, char *buf, size_t cap)
     n += (size_t)r;
   }
   buf[n] = '\0';
+  return n;
 }
 
 struct drain {
@@ -126,11 +130,10 @@ static void *drain_thread(void *arg)
   return NULL;
 }
 
-/* `<shim> -namespace NS -address GRPC -publish-binary X -id ID start` in `bundle`, with
- * `input` on stdin and `env_ttrpc` as $TTRPC_ADDRESS, as containerd runs it. */
-static void run_start(const struct fixture *f, const char *id, const char *bundle,
-                      const uint8_t *input, size_t input_len, const char *env_ttrpc,
-                      struct run_result *res)
+/* Runs the shim with `argv` (after argv[0]) in `dir`, `input` on stdin and `env_ttrpc` as
+ * $TTRPC_ADDRESS, collecting stdout, stderr and the exit code. */
+static void run_shim(const char *const *argv, const char *dir, const uint8_t *input,
+                     size_t input_len, const char *env_ttrpc, struct run_result *res)
 {
   const char *shim = getenv("VEIL_SHIM_BINARY");
   assert_non_null(shim);
@@ -141,14 +144,16 @@ static void run_start(const struct fixture *f, const char *id, const char *bundl
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0 || chdir(bundle) < 0)
+    if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0 || chdir(dir) < 0)
       _exit(126);
     if (env_ttrpc)
       setenv("TTRPC_ADDRESS", env_ttrpc, 1);
     else
       unsetenv("TTRPC_ADDRESS");
-    execl(shim, shim, "-namespace", NS, "-address", f->grpc, "-publish-binary",
-          "/usr/bin/containerd", "-id", id, "start", (char *)NULL);
+    const char *full[16] = {shim};
+    for (int i = 0; argv[i] && i < 14; i++)
+      full[i + 1] = argv[i];
+    execv(shim, (char *const *)full);
     _exit(127);
   }
   close(in[0]);
@@ -161,13 +166,24 @@ static void run_start(const struct fixture *f, const char *id, const char *bundl
   if (input_len)
     assert_int_equal(veil_write_all(in[1], input, input_len, &err), 0);
   close(in[1]);
-  read_all(out[0], res->out, sizeof(res->out));
+  res->out_len = read_all(out[0], res->out, sizeof(res->out));
   pthread_join(t, NULL);
   close(out[0]);
   close(errp[0]);
   int status;
   assert_int_equal(waitpid(pid, &status, 0), pid);
   res->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* `<shim> -namespace NS -address GRPC -publish-binary X -id ID start` in `bundle`, as
+ * containerd runs it. */
+static void run_start(const struct fixture *f, const char *id, const char *bundle,
+                      const uint8_t *input, size_t input_len, const char *env_ttrpc,
+                      struct run_result *res)
+{
+  const char *argv[] = {"-namespace", NS,    "-address", f->grpc, "-publish-binary",
+                        "/usr/bin/containerd", "-id",    id,      "start",  NULL};
+  run_shim(argv, bundle, input, input_len, env_ttrpc, res);
 }
 
 static size_t pack_params(const char *id, const char *ttrpc, const char *sock_dir,
@@ -392,6 +408,54 @@ static void test_start_failure_reported_on_stdout_only(void **state)
   assert_int_equal(stat(path, &st), -1); /* nothing was started */
 }
 
+/* `-info` (containerd 2.x): RuntimeInfo on stdout with the options echoed and OCI features
+ * that claim no user namespaces (the CRI would then ask for idmap mounts). */
+static void test_info(void **state)
+{
+  struct fixture *f = *state;
+  Runtimeoptions__V1__Options o = RUNTIMEOPTIONS__V1__OPTIONS__INIT;
+  o.config_path = "/etc/veil/dev.json";
+  uint8_t inner[256], buf[512];
+  Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+  any.type_url = "runtimeoptions.v1.Options";
+  any.value.data = inner;
+  any.value.len = runtimeoptions__v1__options__pack(&o, inner);
+  size_t n = google__protobuf__any__pack(&any, buf);
+  const char *argv[] = {"-info", NULL};
+  struct run_result res;
+  run_shim(argv, f->dir, buf, n, NULL, &res);
+  assert_int_equal(res.status, 0);
+  assert_string_equal(res.err, "");
+  Containerd__Types__RuntimeInfo *info = containerd__types__runtime_info__unpack(
+      NULL, res.out_len, (const uint8_t *)res.out);
+  assert_non_null(info);
+  assert_string_equal(info->name, "io.containerd.veil.v2");
+  assert_non_null(info->version);
+  assert_string_equal(info->version->version, VEIL_VERSION);
+  assert_non_null(info->options);
+  assert_string_equal(info->options->type_url, "runtimeoptions.v1.Options");
+  assert_non_null(info->features);
+  assert_string_equal(info->features->type_url,
+                      "types.containerd.io/opencontainers/runtime-spec/1/features/Features");
+  char json[1024];
+  assert_true(info->features->value.len < sizeof(json));
+  memcpy(json, info->features->value.data, info->features->value.len);
+  json[info->features->value.len] = '\0';
+  assert_non_null(strstr(json, "\"namespaces\":["));
+  assert_null(strstr(json, "\"user\""));
+  containerd__types__runtime_info__free_unpacked(info, NULL);
+
+  /* no options at all (a runtime without an options table) */
+  run_shim(argv, f->dir, NULL, 0, NULL, &res);
+  assert_int_equal(res.status, 0);
+  /* garbage: an error on stderr, nothing on stdout */
+  uint8_t junk[] = {0xff, 0xff};
+  run_shim(argv, f->dir, junk, sizeof(junk), NULL, &res);
+  assert_int_equal(res.status, 1);
+  assert_string_equal(res.out, "");
+  assert_non_null(strstr(res.err, "not a google.protobuf.Any"));
+}
+
 /* In-process server: Shutdown with a container left keeps serving; with none it stops. */
 struct served {
   ttrpc_server *srv;
@@ -456,6 +520,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_start_legacy, setup, teardown),
       cmocka_unit_test_setup_teardown(test_start_failure_reported_on_stdout_only, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_info, setup, teardown),
       cmocka_unit_test(test_shutdown_keeps_shim_while_containers_remain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
