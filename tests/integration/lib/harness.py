@@ -202,17 +202,25 @@ _DISABLED_PLUGINS = """disabled_plugins = ["io.containerd.snapshotter.v1.btrfs",
 
 
 def _common_config(d, version):
-    return f"""version = {version}
-root = "{d}/root"
-state = "{d}/state"
-{_DISABLED_PLUGINS}
-
+    # Version 4 (containerd 2.3+) moved the server settings into their plugins.
+    servers = f"""
 [grpc]
   address = "{d}/containerd.sock"
 
 [ttrpc]
   address = "{d}/containerd.sock.ttrpc"
+""" if version < 4 else f"""
+[plugins."io.containerd.server.v1.grpc"]
+  address = "{d}/containerd.sock"
 
+[plugins."io.containerd.server.v1.ttrpc"]
+  address = "{d}/containerd.sock.ttrpc"
+"""
+    return f"""version = {version}
+root = "{d}/root"
+state = "{d}/state"
+{_DISABLED_PLUGINS}
+{servers}
 [debug]
   level = "debug"
 
@@ -243,10 +251,12 @@ def _runtimes(prefix, d, veil_config, containerd_keys=""):
 """
 
 
-def containerd_config(d, veil_config, series="1.6", cni_bin_dir=None, registry_config_path=None):
+def containerd_config(d, veil_config, series="1.6", cni_bin_dir=None, registry_config_path=None,
+                      config_version=None):
     """containerd's config for `series` with everything under the temp dir `d`: CNI plugins in
     `cni_bin_dir` (default an empty <d>/cni/bin: pods use the host network), registry hosts
-    from `registry_config_path` (hosts.toml dirs, for a local mirror)."""
+    from `registry_config_path` (hosts.toml dirs, for a local mirror). `config_version` 4
+    (2.3+) instead of 3 for 2.x."""
     cni_bin = cni_bin_dir or f"{d}/cni/bin"
     if not is_v2_series(series):
         cri = 'plugins."io.containerd.grpc.v1.cri"'
@@ -271,7 +281,7 @@ def containerd_config(d, veil_config, series="1.6", cni_bin_dir=None, registry_c
     # 2.3+: shim sockets in the temp dir too (the shim manager's socket_dir, <= 42 bytes).
     socket_dir = (f'\n[plugins."io.containerd.shim.v1.manager"]\n  socket_dir = "{d}/s"\n'
                   if has_socket_dir(series) else "")
-    return _common_config(d, 3) + socket_dir + f"""
+    return _common_config(d, config_version or 3) + socket_dir + f"""
 # NRI's socket is machine-wide (/var/run/nri/nri.sock): private containerds must not share it.
 [plugins."io.containerd.nri.v1.nri"]
   disable = true
@@ -332,8 +342,11 @@ class Containerd:
     images, stop(). `config_options` go to containerd_config (cni_bin_dir,
     registry_config_path)."""
 
-    def __init__(self, namespace="veiltest", import_images=True, series=None, **config_options):
+    def __init__(self, namespace="veiltest", import_images=True, series=None, configure=None,
+                 **config_options):
+        """`configure(self)` runs after the config is written, before containerd starts."""
         self.namespace = namespace
+        self.configure = configure
         self.import_images = import_images
         self.series = series or tools.containerd_series()
         self.bin_dir = tools.containerd_dir(self.series)
@@ -408,6 +421,8 @@ class Containerd:
         with open(self.config_path, "w") as f:
             f.write(containerd_config(self.dir, self.veil_config, self.series,
                                       **self.config_options))
+        if self.configure:
+            self.configure(self)
         self.start_daemon()
         if self.import_images:
             self.import_test_images(self.namespace)
