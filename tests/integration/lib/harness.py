@@ -584,10 +584,12 @@ class Containerd:
 
 
 # ---------------------------------------------------------------------------------------------
-# CLI: `harness.py run [--namespace NS] -- COMMAND...` runs COMMAND against a private containerd
-# (scripts/demo, scripts/bench). COMMAND sees CONTAINERD_ADDRESS and CONTAINERD_NAMESPACE (so
-# plain `ctr` talks to it), VEIL_CONFIG (the dev runtime config) and VEIL_IMAGE (busybox
-# image); everything is removed afterwards, also on Ctrl-C. Exits with COMMAND's status.
+# CLI: `harness.py run [--namespace NS] [--cri] -- COMMAND...` runs COMMAND against a private
+# containerd (scripts/demo, scripts/bench). COMMAND sees CONTAINERD_ADDRESS and
+# CONTAINERD_NAMESPACE (so plain `ctr` talks to it), VEIL_CONFIG (the dev runtime config),
+# VEIL_IMAGE (busybox image) and VEIL_PAUSE_IMAGE; with --cri the images are also in CRI's
+# k8s.io namespace and CRI_CONFIG_FILE points plain `crictl` (on PATH) at the same containerd.
+# Everything is removed afterwards, also on Ctrl-C. Exits with COMMAND's status.
 
 def _main(argv):
     import argparse
@@ -595,6 +597,7 @@ def _main(argv):
     sub = parser.add_subparsers(dest="action", required=True)
     run = sub.add_parser("run", help="run a command against a private containerd")
     run.add_argument("--namespace", default="default")
+    run.add_argument("--cri", action="store_true", help="set up crictl and CRI's images")
     run.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -609,8 +612,19 @@ def _main(argv):
     try:
         env = dict(os.environ, CONTAINERD_ADDRESS=ctd.address,
                    CONTAINERD_NAMESPACE=args.namespace, VEIL_CONFIG=ctd.veil_config,
-                   VEIL_IMAGE=images.BUSYBOX_IMAGE, VEIL_CONTAINERD_DIR=ctd.dir)
-        env["PATH"] = ":".join((shim_binary_dir(), ctd.bin_dir, env.get("PATH", "/usr/bin:/bin")))
+                   VEIL_IMAGE=images.BUSYBOX_IMAGE, VEIL_PAUSE_IMAGE=images.PAUSE_IMAGE,
+                   VEIL_CONTAINERD_DIR=ctd.dir)
+        path = [shim_binary_dir(), ctd.bin_dir]
+        if args.cri:
+            import crictl
+            if args.namespace != "k8s.io":
+                ctd.import_test_images("k8s.io")
+            cri = crictl.Crictl(ctd)
+            for ref in (images.PAUSE_IMAGE, images.BUSYBOX_IMAGE):  # via containerd's events
+                wait_for(lambda: cri.image_id(ref), 30, f"CRI to see {ref}")
+            env["CRI_CONFIG_FILE"] = cri.config
+            path.append(os.path.dirname(cri.binary))
+        env["PATH"] = ":".join(path + [env.get("PATH", "/usr/bin:/bin")])
         status = subprocess.run(command, env=env).returncode
     finally:
         ctd.failed = status != 0 and os.environ.get("VEIL_TEST_DEBUG") == "1"
