@@ -3,6 +3,7 @@ leak checks, a background pipe reader, and a pty runner for `ctr run -t`."""
 
 import fcntl
 import glob
+import json
 import os
 import pty
 import re
@@ -104,6 +105,17 @@ class CtrTestCase(unittest.TestCase):
         res = self.ctd.ctr("task", "delete", cid)
         found = re.search(r"exit with non-zero exit code (\d+)", res.stderr)
         return int(found.group(1)) if found else 0
+
+    def shim_address(self, cid):
+        """The task's shim address: the bundle's `address` (veil's shim, and every shim under
+        containerd 1.x) or containerd 2.x's own record of the start result, bootstrap.json."""
+        bundle = os.path.join(self.ctd.bundle_root, self.ctd.namespace, cid)
+        try:
+            with open(os.path.join(bundle, "address")) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            with open(os.path.join(bundle, "bootstrap.json")) as f:
+                return json.load(f)["address"]
 
     def assert_nothing_left(self, cid, extra_sockets=()):
         """No shim, VM, shim socket, mount, bundle, fifo or run-dir entry of ours remains."""
