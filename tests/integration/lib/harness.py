@@ -252,11 +252,12 @@ def _runtimes(prefix, d, veil_config, containerd_keys=""):
 
 
 def containerd_config(d, veil_config, series="1.6", cni_bin_dir=None, registry_config_path=None,
-                      config_version=None):
+                      config_version=None, sandbox_image=images.PAUSE_IMAGE):
     """containerd's config for `series` with everything under the temp dir `d`: CNI plugins in
     `cni_bin_dir` (default an empty <d>/cni/bin: pods use the host network), registry hosts
     from `registry_config_path` (hosts.toml dirs, for a local mirror). `config_version` 4
-    (2.3+) instead of 3 for 2.x."""
+    (2.3+) instead of 3 for 2.x. `sandbox_image` is the pause image (default the imported
+    local one)."""
     cni_bin = cni_bin_dir or f"{d}/cni/bin"
     if not is_v2_series(series):
         cri = 'plugins."io.containerd.grpc.v1.cri"'
@@ -264,7 +265,7 @@ def containerd_config(d, veil_config, series="1.6", cni_bin_dir=None, registry_c
                     if registry_config_path else "")
         return _common_config(d, 2) + f"""
 [{cri}]
-  sandbox_image = "{images.PAUSE_IMAGE}"
+  sandbox_image = "{sandbox_image}"
   restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
@@ -294,7 +295,7 @@ def containerd_config(d, veil_config, series="1.6", cni_bin_dir=None, registry_c
   snapshotter = "overlayfs"
 
 [{imgs}.pinned_images]
-  sandbox = "{images.PAUSE_IMAGE}"
+  sandbox = "{sandbox_image}"
 """ + registry + f"""
 [{runtime}]
   restrict_oom_score_adj = true

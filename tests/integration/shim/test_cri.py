@@ -135,8 +135,8 @@ class CriPodTests(unittest.TestCase):
         self.assertGreater(int(stats[0]["memory"]["workingSetBytes"]["value"]), 0, stats)
         self.assertGreater(int(stats[0]["cpu"]["usageCoreNanoSeconds"]["value"]), 0, stats)
 
-        # `sleep` as PID 1 has no TERM handler: stop ends with SIGKILL (137) under runc (after
-        # the timeout) and veil (the agent turns TERM into KILL for such an init, as Kata's).
+        # `sleep` as PID 1 of its PID namespace has no TERM handler, so TERM does nothing and
+        # stop ends with SIGKILL after the 2 s timeout: 137 under runc and veil alike.
         cri.run("stop", "--timeout", "2", containers[0])
         status = cri.container_status(containers[0])
         self.assertEqual(status["state"], "CONTAINER_EXITED")
