@@ -555,6 +555,12 @@ class Containerd:
             self.remove_everything()
         except Exception as e:  # keep tearing down
             leftovers.append(f"removing containers: {e}")
+        # containerd may still be finishing a deletion (the CRI removes a pod's sandbox task
+        # from its event loop, then tells the shim to shut down): let it, before stopping it.
+        deadline = time.monotonic() + 10
+        while (self.proc is not None and self.proc.poll() is None and shim_pids(self.address)
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
         self.stop_daemon()
         # Shims exit shortly after their last container is deleted: give them a moment.
         deadline = time.monotonic() + 5
