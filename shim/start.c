@@ -116,7 +116,11 @@ int shim_cmd_start(const struct shim_args *args)
     }
     bundle = cwd;
   }
-  json_t *spec = shim_bundle_load_spec(bundle, &err);
+  /* containerd 2.x's shim sandboxer may start the pod's shim on a bundle without a spec */
+  char spec_path[PATH_MAX + 16];
+  snprintf(spec_path, sizeof(spec_path), "%s/config.json", bundle);
+  json_t *spec = access(spec_path, F_OK) == 0 ? shim_bundle_load_spec(bundle, &err)
+                                              : json_object();
   if (spec == NULL)
     goto fail;
   const char *ctype = shim_spec_annotation(spec, ANNOT_CONTAINER_TYPE);

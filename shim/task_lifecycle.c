@@ -1,6 +1,6 @@
 /* Task Create and Delete: the host side of a container (rootfs, share binds, the agent's
- * CreateContainer/RemoveContainer) and the sandbox's lifetime (first Create boots the VM,
- * last Delete destroys it). */
+ * CreateContainer/RemoveContainer) and the sandbox's lifetime in the pod-sandbox mode (first
+ * Create boots the VM, last Delete destroys it; with the Sandbox API, sandbox_service.c). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -185,6 +185,13 @@ int shim_task_create(struct shim *s, const Containerd__Task__V2__CreateTaskReque
     if (shim_options_from_any(buf, len, &cfg_path, err) < 0)
       return veil_error_wrap(err, "create %s", req->id);
   }
+  pthread_mutex_lock(&s->lock);
+  bool api_not_running = s->api.created && (!s->api.started || s->api.stopped);
+  pthread_mutex_unlock(&s->lock);
+  if (api_not_running)
+    return veil_error_grpc(err, VEIL_GRPC_FAILED_PRECONDITION,
+                           "create %s: sandbox %s is not running (StartSandbox first)", req->id,
+                           sandbox_id);
   if (shim_sandbox_ensure(s, sandbox_id, spec, cfg_path ? cfg_path : s->options_config_path,
                           err) < 0)
     return veil_error_wrap(err, "create %s", req->id);
@@ -275,7 +282,7 @@ fail:
   veil_error_wrap(err, "create %s", req->id);
   /* the first container's failure leaves no VM behind */
   pthread_mutex_lock(&s->lock);
-  bool empty = s->containers == NULL;
+  bool empty = s->containers == NULL && !s->api.created; /* the Sandbox API owns its VM */
   pthread_mutex_unlock(&s->lock);
   if (empty)
     shim_sandbox_destroy(s);
@@ -345,6 +352,7 @@ int shim_task_delete(struct shim *s, const char *id, const char *exec_id,
   resp->exited_at = ts;
   publish_delete(s, p);
   bool last = s->containers == NULL;
+  bool api_sandbox = s->api.created; /* then StopSandbox ends the VM, not the last task */
   pthread_mutex_unlock(&s->lock);
 
   shim_process_join(p);
@@ -362,7 +370,7 @@ int shim_task_delete(struct shim *s, const char *id, const char *exec_id,
       log_warn("delete %s: %s", id, rerr->msg);
   }
   container_release_host(s, c);
-  bool sandbox_gone = last || c->is_sandbox_container;
+  bool sandbox_gone = !api_sandbox && (last || c->is_sandbox_container);
   container_free(c);
   if (sandbox_gone)
     shim_sandbox_destroy(s);

@@ -513,21 +513,34 @@ static void *delayed_stop(void *arg)
   return NULL;
 }
 
+void shim_request_exit_locked(struct shim *s)
+{
+  if (s->shutting_down)
+    return;
+  s->shutting_down = true;
+  pthread_t t;
+  if (pthread_create(&t, NULL, delayed_stop, s) == 0)
+    pthread_detach(t);
+}
+
+bool shim_may_exit_locked(const struct shim *s)
+{
+  return s->containers == NULL && (!s->api.created || s->api.shutdown);
+}
+
+/* containerd calls Shutdown after a task delete (2.4: after every one, also in a pod): the
+ * shim stays while tasks remain (or a Sandbox API sandbox lives) and exits with the last. */
 static int h_shutdown(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
                       size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
 {
   struct shim *s = user;
   DECODE(Containerd__Task__V2__ShutdownRequest, containerd__task__v2__shutdown_request, r);
   pthread_mutex_lock(&s->lock);
-  bool empty = s->containers == NULL;
-  if (empty && !s->shutting_down) {
-    s->shutting_down = true;
-    pthread_t t;
-    if (pthread_create(&t, NULL, delayed_stop, s) == 0)
-      pthread_detach(t);
-  }
+  bool exiting = shim_may_exit_locked(s);
+  if (exiting)
+    shim_request_exit_locked(s);
   pthread_mutex_unlock(&s->lock);
-  log_debug("shutdown requested for %s: %s", r->id, empty ? "exiting" : "containers remain");
+  log_debug("shutdown requested for %s: %s", r->id, exiting ? "exiting" : "containers remain");
   return reply_empty(resp, resp_len);
 }
 

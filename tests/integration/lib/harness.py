@@ -187,6 +187,9 @@ def dev_config(path, run_dir):
     return path
 
 
+SANDBOX_API_HANDLER = "veil-sandbox-api"  # 2.x: veil with `sandboxer = "shim"`
+
+
 def is_v2_series(series):
     return series.startswith("2.")
 
@@ -304,7 +307,17 @@ def containerd_config(d, veil_config, series="1.6", cni_bin_dir=None, registry_c
 [{runtime}.cni]
   bin_dirs = ["{cni_bin}"]
   conf_dir = "{d}/cni/conf"
-""" + _runtimes(runtime, d, veil_config)
+""" + _runtimes(runtime, d, veil_config) + f"""
+# The same runtime with containerd's shim sandboxer: the Sandbox API, no pause container.
+[{runtime}.containerd.runtimes.{SANDBOX_API_HANDLER}]
+  runtime_type = "io.containerd.veil.v2"
+  sandboxer = "shim"
+  pod_annotations = ["io.katacontainers.*"]
+  privileged_without_host_devices = true
+
+[{runtime}.containerd.runtimes.{SANDBOX_API_HANDLER}.options]
+  ConfigPath = "{veil_config}"
+"""
 
 
 # ---------------------------------------------------------------------------------------------
