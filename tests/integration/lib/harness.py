@@ -187,7 +187,8 @@ def dev_config(path, run_dir):
     return path
 
 
-SANDBOX_API_HANDLER = "veil-sandbox-api"  # 2.x: veil with `sandboxer = "shim"`
+# 2.x: veil with `sandboxer = "shim"` (not veil-*: packaging/install.sh owns those names)
+SANDBOX_API_HANDLER = "sandbox-api"
 
 
 def is_v2_series(series):

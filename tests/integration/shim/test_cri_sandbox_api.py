@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""containerd 2.x's Sandbox API: the runtime handler `veil-sandbox-api` (`sandboxer = "shim"`)
+"""containerd 2.x's Sandbox API: the runtime handler `sandbox-api` (veil, `sandboxer = "shim"`)
 makes containerd drive the pod through veil's containerd.runtime.sandbox.v1.Sandbox service
 (CreateSandbox, StartSandbox, SandboxStatus, WaitSandbox, StopSandbox, ShutdownSandbox) with
 no pause container. Driven by crictl: runp boots the VM, two app containers share it (one
@@ -22,7 +22,7 @@ import tools  # noqa: E402
 
 CRI_NAMESPACE = "k8s.io"
 HANDLER = harness.SANDBOX_API_HANDLER
-BROKEN = "veil-sandbox-api-nokernel"  # the same handler with a runtime config whose kernel is missing
+BROKEN = "sandbox-api-nokernel"  # the same with a runtime config whose kernel is missing
 ctd = None
 cri = None
 
