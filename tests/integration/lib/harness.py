@@ -542,10 +542,25 @@ class Containerd:
 
     # teardown --------------------------------------------------------------------------------
 
+    def remove_cri_pods(self):
+        """Best effort: stop and remove every CRI pod, so containerd also tears down its
+        network namespace and CNI state (ctr alone would leave /run/netns/cni-* behind)."""
+        try:
+            import crictl
+            cri = crictl.Crictl(self)
+        except RuntimeError:  # crictl not built: nothing created CRI pods through it
+            return
+        for pod in cri.run("pods", "-q", check=False, timeout=30).stdout.split():
+            cri.run("stopp", pod, check=False, timeout=120)
+            cri.run("rmp", "-f", pod, check=False, timeout=120)
+
     def remove_everything(self):
-        """Best effort: kill and delete every task and container in every namespace."""
+        """Best effort: remove every CRI pod, then kill and delete every task and container in
+        every namespace."""
         if self.proc is None or self.proc.poll() is not None:
             return
+        if "k8s.io" in self.ctr("namespaces", "ls", "-q", check=False, timeout=20).stdout.split():
+            self.remove_cri_pods()
         namespaces = self.ctr("namespaces", "ls", "-q", check=False, timeout=20).stdout.split()
         for ns in namespaces:
             for cid in self.ctr("task", "ls", "-q", namespace=ns, check=False,

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,8 @@ struct fixture {
   char sock_dir[PATH_MAX];
   char pod_bundle[PATH_MAX];
   char app_bundle[PATH_MAX];
+  pid_t servers[4]; /* started by the test: ended in teardown if an assertion left them */
+  size_t n_servers;
 };
 
 struct run_result {
@@ -94,6 +97,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   struct fixture *f = *state;
+  for (size_t i = 0; i < f->n_servers; i++) {
+    if (waitpid(f->servers[i], NULL, WNOHANG) == 0) { /* still running: SIGTERM cleans up */
+      kill(f->servers[i], SIGTERM);
+      waitpid(f->servers[i], NULL, 0);
+    }
+  }
   cleanup_error veil_error_t err = NULL;
   veil_remove_tree(f->dir, &err);
   free(f);
@@ -213,7 +222,7 @@ static size_t pack_params(const char *id, const char *ttrpc, const char *sock_di
   return containerd__runtime__bootstrap__v1__bootstrap_params__pack(&bp, buf);
 }
 
-static pid_t read_pid_file(const char *bundle)
+static pid_t read_pid_file(struct fixture *f, const char *bundle)
 {
   char path[PATH_MAX + 16];
   cleanup_free char *text = NULL;
@@ -221,7 +230,13 @@ static pid_t read_pid_file(const char *bundle)
   cleanup_error veil_error_t err = NULL;
   snprintf(path, sizeof(path), "%s/shim.pid", bundle);
   assert_int_equal(veil_read_file(path, 64, &text, &len, &err), 0);
-  return (pid_t)atoi(text);
+  pid_t pid = (pid_t)atoi(text);
+  bool known = false;
+  for (size_t i = 0; i < f->n_servers; i++)
+    known = known || f->servers[i] == pid;
+  if (!known && pid > 0 && f->n_servers < sizeof(f->servers) / sizeof(f->servers[0]))
+    f->servers[f->n_servers++] = pid;
+  return pid;
 }
 
 /* The value of NAME in /proc/<pid>/environ (malloc'd), NULL if unset. */
@@ -318,7 +333,7 @@ static void test_start_with_bootstrap_params(void **state)
   assert_int_equal(veil_read_file(path, 1024, &address, &len, &err), 0);
   assert_string_equal(address, want);
 
-  pid_t server = read_pid_file(f->pod_bundle);
+  pid_t server = read_pid_file(f, f->pod_bundle);
   assert_true(server > 0);
   cleanup_free char *ttrpc = environ_of(server, "TTRPC_ADDRESS");
   cleanup_free char *config = environ_of(server, "VEIL_OPTIONS_CONFIG_PATH");
@@ -336,7 +351,7 @@ static void test_start_with_bootstrap_params(void **state)
   assert_int_equal(res.status, 0);
   assert_string_equal(res.err, "");
   assert_string_equal(res.out, want);
-  assert_int_equal(read_pid_file(f->pod_bundle), server);
+  assert_int_equal(read_pid_file(f, f->pod_bundle), server);
 
   int fd = ttrpc_dial(want, 2000, &err);
   assert_true(fd >= 0);
@@ -366,7 +381,7 @@ static void test_start_legacy(void **state)
   assert_int_equal(shim_socket_address(f->grpc, NS, "pod1", NULL, want, sizeof(want), &err), 0);
   assert_string_equal(res.out, want);
   assert_int_equal(strncmp(want, "unix:///run/containerd/s/", strlen("unix:///run/containerd/s/")), 0);
-  pid_t server = read_pid_file(f->pod_bundle);
+  pid_t server = read_pid_file(f, f->pod_bundle);
   cleanup_free char *ttrpc = environ_of(server, "TTRPC_ADDRESS");
   assert_non_null(ttrpc);
   assert_string_equal(ttrpc, f->ttrpc);
