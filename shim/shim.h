@@ -85,6 +85,21 @@ struct shim_reservation { /* an id whose Create is under way */
   struct shim_reservation *next;
 };
 
+/* containerd 2.x's Sandbox API (`sandboxer = "shim"`): the sandbox is created and started by
+ * CreateSandbox/StartSandbox (no pause container) and lives until StopSandbox; the shim
+ * stays until ShutdownSandbox whatever its tasks do. All zero in the pod-sandbox mode. */
+struct shim_sandbox_api {
+  bool created;            /* CreateSandbox succeeded */
+  bool started;            /* StartSandbox booted the VM */
+  bool stopped;            /* StopSandbox, or the VM exited */
+  bool shutdown;           /* ShutdownSandbox: the shim may exit */
+  json_t *spec;            /* the bundle's config.json (or {}), with the request's annotations */
+  char *netns_path;        /* the pod's network namespace (CreateSandboxRequest.netns_path) */
+  struct timespec created_at, exited_at;
+  uint32_t exit_status;
+  pthread_cond_t changed;  /* stopped became true */
+};
+
 struct shim {
   struct shim_args args;
   char *bundle;
@@ -97,7 +112,15 @@ struct shim {
   struct shim_events *events;
   ttrpc_server *server;
   bool shutting_down;
+  struct shim_sandbox_api api;
 };
+
+/* task_service.c: stop serving once the current reply is out (Shutdown, ShutdownSandbox).
+ * Call with s->lock held. */
+void shim_request_exit_locked(struct shim *s);
+/* May Shutdown end the shim? Not while tasks remain, nor while a Sandbox API sandbox has not
+ * been shut down. Call with s->lock held. */
+bool shim_may_exit_locked(const struct shim *s);
 
 extern struct shim *the_shim;
 

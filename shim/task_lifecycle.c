@@ -1,6 +1,6 @@
 /* Task Create and Delete: the host side of a container (rootfs, share binds, the agent's
- * CreateContainer/RemoveContainer) and the sandbox's lifetime (first Create boots the VM,
- * last Delete destroys it). */
+ * CreateContainer/RemoveContainer) and the sandbox's lifetime in the pod-sandbox mode (first
+ * Create boots the VM, last Delete destroys it; with the Sandbox API, sandbox_service.c). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -217,7 +217,8 @@ static bool release_id(struct shim *s, const char *id, struct shim_container *c)
     c->next = s->containers;
     s->containers = c;
   }
-  bool unused = s->containers == NULL && s->reserved == NULL;
+  /* a Sandbox API sandbox owns its VM until StopSandbox */
+  bool unused = s->containers == NULL && s->reserved == NULL && !s->api.created;
   pthread_mutex_unlock(&s->lock);
   return unused;
 }
@@ -236,6 +237,12 @@ static int resolve_sandbox(struct shim *s, const Containerd__Task__V2__CreateTas
   if (req->options && req->options->value.len &&
       shim_options_from_any_msg(req->options, &cfg_path, err) < 0)
     return -1;
+  pthread_mutex_lock(&s->lock);
+  bool api_not_running = s->api.created && (!s->api.started || s->api.stopped);
+  pthread_mutex_unlock(&s->lock);
+  if (api_not_running)
+    return veil_error_grpc(err, VEIL_GRPC_FAILED_PRECONDITION,
+                           "sandbox %s is not running (StartSandbox first)", sandbox_id);
   return shim_sandbox_ensure(s, sandbox_id, spec, cfg_path ? cfg_path : s->options_config_path,
                              err);
 }
@@ -449,6 +456,7 @@ int shim_task_delete(struct shim *s, const char *id, const char *exec_id,
   resp->exited_at = ts;
   publish_delete(s, p);
   bool last = s->containers == NULL;
+  bool api_sandbox = s->api.created; /* then StopSandbox ends the VM, not the last task */
   pthread_mutex_unlock(&s->lock);
 
   shim_process_join(p);
@@ -466,7 +474,7 @@ int shim_task_delete(struct shim *s, const char *id, const char *exec_id,
       log_warn("delete %s: %s", id, rerr->msg);
   }
   container_release_host(s, c);
-  bool sandbox_gone = last || c->is_sandbox_container;
+  bool sandbox_gone = !api_sandbox && (last || c->is_sandbox_container);
   container_free(c);
   if (sandbox_gone)
     shim_sandbox_destroy(s);

@@ -14,7 +14,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-import cri  # noqa: E402
+import crictl  # noqa: E402
 import harness  # noqa: E402
 import images  # noqa: E402
 import testmain  # noqa: E402
@@ -25,23 +25,20 @@ RECORDED = ("SetPolicy", "UpdateInterface", "UpdateRoutes", "AddARPNeighbors", "
 POD_UID = "0f7d5e1c-1a2b-4c3d-8e9f-000000000001"
 
 ctd = None
-client = None
+cri = None
 
 
 def setUpModule():
-    global ctd, client
+    global ctd, cri
     harness.require_runtime_binaries()
     ctd = harness.Containerd(namespace="k8s.io")
     ctd.start()
-    client = cri.CriClient(ctd.address, ctd.dir)
+    cri = crictl.Crictl(ctd)
     for ref in (images.PAUSE_IMAGE, images.BUSYBOX_IMAGE):
-        harness.wait_for(lambda: client.images.ImageStatus(
-            image=client.pb.ImageSpec(image=ref)).image.id, 30, f"CRI to see {ref}")
+        harness.wait_for(lambda: cri.image_id(ref), 30, f"CRI to see {ref}")
 
 
 def tearDownModule():
-    if client is not None:
-        client.close()
     if ctd is not None:
         ctd.stop()
 
@@ -54,19 +51,18 @@ def normalize(text, names):
 
 class AgentRequestTests(unittest.TestCase):
     def test_cri_pod_requests_match_golden(self):
-        rt, pb = client.runtime, client.pb
         log_dir = os.path.join(ctd.dir, "pods", "golden")
         os.makedirs(log_dir)
-        pod_config = client.host_network_pod("golden", POD_UID, log_dir)
-        pod_id = rt.RunPodSandbox(config=pod_config, runtime_handler="veil").pod_sandbox_id
-        config = client.container("app", images.BUSYBOX_IMAGE, ["sleep", "3600"], "app.log")
-        cid = rt.CreateContainer(pod_sandbox_id=pod_id, config=config,
-                                 sandbox_config=pod_config).container_id
-        rt.StartContainer(container_id=cid)
-        res = rt.ExecSync(container_id=cid, timeout=120, cmd=["sh", "-c", "echo hi"])
-        self.assertEqual(res.stdout, b"hi\n")
-        rt.StopPodSandbox(pod_sandbox_id=pod_id)
-        rt.RemovePodSandbox(pod_sandbox_id=pod_id)
+        pod_json = cri.write_json("pod", crictl.host_network_pod("golden", POD_UID, log_dir))
+        pod_id = cri.out("runp", "--runtime", "veil", pod_json)
+        app_json = cri.write_json("app", crictl.container("app", images.BUSYBOX_IMAGE,
+                                                          ["sleep", "3600"], "app.log"))
+        cid = cri.out("create", pod_id, app_json, pod_json)
+        cri.run("start", cid)
+        res = cri.run("exec", "-s", cid, "sh", "-c", "echo hi")
+        self.assertEqual(res.stdout.strip(), "hi")
+        cri.run("stopp", pod_id)
+        cri.run("rmp", pod_id)
 
         with open(ctd.agent_request_log) as f:
             lines = [json.loads(line) for line in f]
@@ -91,7 +87,7 @@ class AgentRequestTests(unittest.TestCase):
         methods = [json.loads(r)["method"] for r in recorded]
         self.assertEqual(methods, ["CreateSandbox", "CreateContainer", "CreateContainer",
                                    "ExecProcess"], methods)
-        golden = os.path.join(GOLDEN_DIR, f"cri-pod.containerd-{harness.CONTAINERD_VERSION}.jsonl")
+        golden = os.path.join(GOLDEN_DIR, f"cri-pod.containerd-{ctd.series}.jsonl")
         got = "\n".join(recorded) + "\n"
         if os.environ.get("VEIL_UPDATE_GOLDEN") == "1":
             with open(golden, "w") as f:

@@ -60,9 +60,7 @@ class CtrTests(CtrTestCase):
     def test_detached_lifecycle_leaves_nothing(self):
         cid = self.new_id("lifecycle")
         self.run_detached(cid, "sleep", "3600")
-        bundle = os.path.join(ctd.bundle_root, ctd.namespace, cid)
-        with open(os.path.join(bundle, "address")) as f:
-            address = f.read().strip()
+        address = self.shim_address(cid)
         self.assertTrue(address.startswith("unix://"), address)
         self.assertEqual(len(ctd.shims()), 1)
         if VEIL:

@@ -1,5 +1,5 @@
 /* Unit tests of the shim's pure pieces: argv (Go flag syntax), socket address, runtime
- * options decoding (legacy Any and BootstrapParams), OCI spec → grpc.Spec trimming, mount
+ * options decoding (legacy Any and BootstrapParams: identity check, ttrpc address, socket dir), OCI spec → grpc.Spec trimming, mount
  * option parsing. */
 #include <errno.h>
 #include <setjmp.h>
@@ -109,31 +109,61 @@ static void test_options_legacy_any(void **state)
   (void)state;
   uint8_t buf[1024];
   size_t n = pack_options_any("runtimeoptions.v1.Options", "/etc/veil/snp.json", buf);
-  cleanup_free char *path = NULL;
+  struct shim_bootstrap boot;
   cleanup_error veil_error_t err = NULL;
-  assert_int_equal(shim_options_from_start_stdin(buf, n, "id1", "default", &path, &err), 0);
-  assert_string_equal(path, "/etc/veil/snp.json");
-  free(path);
-  path = NULL;
+  assert_int_equal(shim_bootstrap_from_start_stdin(buf, n, "id1", "default", &boot, &err), 0);
+  assert_false(boot.from_params);
+  assert_string_equal(boot.config_path, "/etc/veil/snp.json");
+  assert_null(boot.ttrpc_address);
+  assert_null(boot.socket_dir);
+  shim_bootstrap_clear(&boot);
   /* other option types (e.g. runc's) are ignored, not an error */
+  cleanup_free char *path = NULL;
   n = pack_options_any("containerd.runc.v1.Options", "/x", buf);
   assert_int_equal(shim_options_from_any(buf, n, &path, &err), 0);
   assert_null(path);
-  /* empty stdin: no options */
-  assert_int_equal(shim_options_from_start_stdin(buf, 0, "id1", "default", &path, &err), 0);
-  assert_null(path);
-  /* garbage */
+  /* empty stdin (a runtime without options, containerd < 2.3): nothing */
+  assert_int_equal(shim_bootstrap_from_start_stdin(buf, 0, "id1", "default", &boot, &err), 0);
+  assert_false(boot.from_params);
+  assert_null(boot.config_path);
+  /* garbage is neither: an error that says what was expected */
   uint8_t junk[] = {0xff, 0xff, 0xff, 0xff};
-  assert_int_equal(shim_options_from_any(junk, sizeof(junk), &path, &err), -1);
+  assert_int_equal(shim_bootstrap_from_start_stdin(junk, sizeof(junk), "id1", "default", &boot,
+                                                   &err),
+                   -1);
   assert_int_equal(err->status, EINVAL);
+  assert_non_null(strstr(err->msg, "google.protobuf.Any"));
+  assert_null(boot.config_path);
 }
 
-static void test_options_bootstrap_params(void **state)
+/* A legacy options Any decodes as a BootstrapParams too (type_url = field 1, value =
+ * field 2): only the -id / -namespace check tells them apart. */
+static void test_options_legacy_any_is_not_taken_for_params(void **state)
 {
   (void)state;
+  uint8_t buf[1024];
+  size_t n = pack_options_any("runtimeoptions.v1.Options", "/etc/veil/dev.json", buf);
+  Containerd__Runtime__Bootstrap__V1__BootstrapParams *bp =
+      containerd__runtime__bootstrap__v1__bootstrap_params__unpack(NULL, n, buf);
+  assert_non_null(bp);
+  assert_string_equal(bp->instance_id, "runtimeoptions.v1.Options");
+  containerd__runtime__bootstrap__v1__bootstrap_params__free_unpacked(bp, NULL);
+
+  struct shim_bootstrap boot;
+  cleanup_error veil_error_t err = NULL;
+  assert_int_equal(shim_bootstrap_from_start_stdin(buf, n, "pod1", "k8s.io", &boot, &err), 0);
+  assert_false(boot.from_params);
+  assert_string_equal(boot.config_path, "/etc/veil/dev.json");
+  shim_bootstrap_clear(&boot);
+}
+
+/* BootstrapParams as containerd 2.3's pkg/shim Command() writes it. */
+static size_t pack_params(const char *id, const char *ns, const char *ttrpc, const char *sock_dir,
+                          const char *config_path, uint8_t *buf)
+{
   uint8_t anybuf[1024];
   size_t anylen = pack_options_any("type.googleapis.com/runtimeoptions.v1.Options",
-                                   "/etc/veil/tdx.json", anybuf);
+                                   config_path, anybuf);
   Google__Protobuf__Any *any = google__protobuf__any__unpack(NULL, anylen, anybuf);
   assert_non_null(any);
   Containerd__Runtime__Bootstrap__V1__Extension ext =
@@ -142,23 +172,79 @@ static void test_options_bootstrap_params(void **state)
   Containerd__Runtime__Bootstrap__V1__Extension *exts[1] = {&ext};
   Containerd__Runtime__Bootstrap__V1__BootstrapParams bp =
       CONTAINERD__RUNTIME__BOOTSTRAP__V1__BOOTSTRAP_PARAMS__INIT;
-  bp.instance_id = "pod1";
-  bp.namespace_ = "k8s.io";
-  bp.extensions = exts;
-  bp.n_extensions = 1;
-  uint8_t buf[2048];
+  bp.instance_id = (char *)id;
+  bp.namespace_ = (char *)ns;
+  bp.log_level = CONTAINERD__RUNTIME__BOOTSTRAP__V1__LOG_LEVEL__DEBUG;
+  bp.containerd_version = "2.3.7";
+  bp.containerd_ttrpc_address = (char *)ttrpc;
+  bp.containerd_grpc_address = "/run/containerd/containerd.sock";
+  bp.containerd_binary = "/usr/bin/containerd";
+  bp.socket_dir = (char *)sock_dir;
+  bp.extensions = config_path ? exts : NULL;
+  bp.n_extensions = config_path ? 1 : 0;
   size_t n = containerd__runtime__bootstrap__v1__bootstrap_params__pack(&bp, buf);
-  cleanup_free char *path = NULL;
-  cleanup_error veil_error_t err = NULL;
-  assert_int_equal(shim_options_from_start_stdin(buf, n, "pod1", "k8s.io", &path, &err), 0);
-  assert_string_equal(path, "/etc/veil/tdx.json");
-  free(path);
-  path = NULL;
-  /* instance id mismatch: containerd's rule treats it as a legacy Any, which it is not */
-  assert_int_equal(shim_options_from_start_stdin(buf, n, "other", "k8s.io", &path, &err) == 0 &&
-                       path != NULL,
-                   0);
   google__protobuf__any__free_unpacked(any, NULL);
+  return n;
+}
+
+static void test_options_bootstrap_params(void **state)
+{
+  (void)state;
+  uint8_t buf[2048];
+  size_t n = pack_params("pod1", "k8s.io", "/run/containerd/containerd.sock.ttrpc",
+                         "/run/ctd-s", "/etc/veil/tdx.json", buf);
+  struct shim_bootstrap boot;
+  cleanup_error veil_error_t err = NULL;
+  assert_int_equal(shim_bootstrap_from_start_stdin(buf, n, "pod1", "k8s.io", &boot, &err), 0);
+  assert_true(boot.from_params);
+  assert_string_equal(boot.config_path, "/etc/veil/tdx.json");
+  assert_string_equal(boot.ttrpc_address, "/run/containerd/containerd.sock.ttrpc");
+  assert_string_equal(boot.socket_dir, "/run/ctd-s");
+  shim_bootstrap_clear(&boot);
+
+  /* no runtime options, no socket dir: those stay unset */
+  n = pack_params("pod1", "k8s.io", "/t.ttrpc", NULL, NULL, buf);
+  assert_int_equal(shim_bootstrap_from_start_stdin(buf, n, "pod1", "k8s.io", &boot, &err), 0);
+  assert_true(boot.from_params);
+  assert_null(boot.config_path);
+  assert_null(boot.socket_dir);
+  assert_string_equal(boot.ttrpc_address, "/t.ttrpc");
+  shim_bootstrap_clear(&boot);
+}
+
+/* Params for another instance or namespace are not ours: nothing of them is used (they are
+ * then read as a legacy Any, which carries no veil options). */
+static void test_options_bootstrap_params_identity_checked(void **state)
+{
+  (void)state;
+  uint8_t buf[2048];
+  size_t n = pack_params("pod1", "k8s.io", "/t.ttrpc", "/run/ctd-s", "/etc/veil/tdx.json", buf);
+  struct shim_bootstrap boot;
+  cleanup_error veil_error_t err = NULL;
+  const char *flags[][2] = {{"other", "k8s.io"}, {"pod1", "default"}, {"pod", "k8s.io"}};
+  for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+    assert_int_equal(
+        shim_bootstrap_from_start_stdin(buf, n, flags[i][0], flags[i][1], &boot, &err), 0);
+    assert_false(boot.from_params);
+    assert_null(boot.config_path);
+    assert_null(boot.ttrpc_address);
+    assert_null(boot.socket_dir);
+    shim_bootstrap_clear(&boot);
+  }
+}
+
+static void test_options_bootstrap_params_relative_socket_dir(void **state)
+{
+  (void)state;
+  uint8_t buf[2048];
+  size_t n = pack_params("pod1", "k8s.io", "/t.ttrpc", "run/s", NULL, buf);
+  struct shim_bootstrap boot;
+  cleanup_error veil_error_t err = NULL;
+  assert_int_equal(shim_bootstrap_from_start_stdin(buf, n, "pod1", "k8s.io", &boot, &err), -1);
+  assert_int_equal(err->status, EINVAL);
+  assert_non_null(strstr(err->msg, "`run/s`"));
+  assert_null(boot.ttrpc_address);
+  assert_null(boot.socket_dir);
 }
 
 static const char *oci_config =
@@ -434,7 +520,10 @@ int main(void)
       cmocka_unit_test(test_args_errors),
       cmocka_unit_test(test_socket_address_matches_containerd),
       cmocka_unit_test(test_options_legacy_any),
+      cmocka_unit_test(test_options_legacy_any_is_not_taken_for_params),
       cmocka_unit_test(test_options_bootstrap_params),
+      cmocka_unit_test(test_options_bootstrap_params_identity_checked),
+      cmocka_unit_test(test_options_bootstrap_params_relative_socket_dir),
       cmocka_unit_test(test_spec_build_trims_as_kata),
       cmocka_unit_test(test_exec_process_as_kata_sends_it),
       cmocka_unit_test(test_virtual_volume_from_nydus),
