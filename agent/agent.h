@@ -23,6 +23,16 @@
 #define AGENT_COPY_FILE_ROOT "/run/kata-containers"
 #define AGENT_MAX_CONTAINERS 1024
 #define AGENT_MAX_ID_LEN 128
+/* Network RPCs (docs/agent.md): entries per request and the length of free-text fields
+ * (Interface.device/devicePath/type) the agent accepts. */
+#define AGENT_NET_MAX_ADDRS 64       /* UpdateInterface IPAddresses */
+#define AGENT_NET_MAX_ROUTES 512     /* UpdateRoutes */
+#define AGENT_NET_MAX_NEIGHBORS 512  /* AddARPNeighbors */
+#define AGENT_NET_MAX_TEXT 256
+/* CreateSandbox: resolv.conf lines, their length, and the hostname (HOST_NAME_MAX). */
+#define AGENT_DNS_MAX_LINES 128
+#define AGENT_DNS_MAX_LINE 4096
+#define AGENT_MAX_HOSTNAME 64
 
 struct agent_config {
   const char *runtime;      /* OCI runtime binary (crun or runc) */
@@ -32,6 +42,12 @@ struct agent_config {
   bool pid1;                /* running as the guest's init */
   bool no_pivot;            /* pass --no-pivot (root is an initramfs) */
   bool mount_storages;      /* false only in tests that cannot mount */
+  /* CreateSandbox: where `dns` and `hostname` are written (NULL: not written), and
+   * whether sethostname(2) is called. The guest's init uses /etc/resolv.conf,
+   * /etc/hostname and true; tests point them into a temp dir. */
+  const char *resolv_conf;
+  const char *hostname_file;
+  bool set_hostname;
 };
 
 struct agent_process {
@@ -73,6 +89,7 @@ struct agent {
   pthread_cond_t cond;          /* broadcast when a tracked process exits */
   pthread_mutex_t ops_lock;     /* serializes lifecycle operations (they run the runtime);
                                    only they add or free containers and processes */
+  pthread_mutex_t net_lock;     /* serializes the network RPCs (they edit one netns) */
   struct agent_container *containers;
   size_t n_containers;
   bool sandbox_created;

@@ -35,6 +35,7 @@ int agent_init(struct agent *a, const struct agent_config *cfg, veil_error_t *er
   a->cfg = *cfg;
   pthread_mutex_init(&a->lock, NULL);
   pthread_mutex_init(&a->ops_lock, NULL);
+  pthread_mutex_init(&a->net_lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -89,6 +90,7 @@ void agent_fini(struct agent *a)
   free(a->service_bindings);
   pthread_mutex_destroy(&a->lock);
   pthread_mutex_destroy(&a->ops_lock);
+  pthread_mutex_destroy(&a->net_lock);
   pthread_cond_destroy(&a->cond);
 }
 

@@ -132,6 +132,11 @@ static int run(int argc, char **argv, veil_error_t *err)
       veil_log_error(VEIL_LOG_ERROR, e, "kernel modules");
       veil_error_release(&e);
     }
+    /* As kata-agent does in init mode: the pod's processes expect a working lo. */
+    if (agent_loopback_up(&e) < 0) {
+      veil_log_error(VEIL_LOG_ERROR, e, "loopback");
+      veil_error_release(&e);
+    }
   }
 
   struct agent_config cfg = {
@@ -142,6 +147,9 @@ static int run(int argc, char **argv, veil_error_t *err)
     .pid1 = pid1,
     .no_pivot = o.no_pivot || (pid1 && guest_root_is_initramfs()),
     .mount_storages = true,
+    .resolv_conf = o.resolv_conf ? o.resolv_conf : pid1 ? "/etc/resolv.conf" : NULL,
+    .hostname_file = o.hostname_file ? o.hostname_file : pid1 ? "/etc/hostname" : NULL,
+    .set_hostname = pid1,
   };
   if (veil_mkdir_p(cfg.state_dir, 0700, err) < 0 || veil_mkdir_p(cfg.runtime_root, 0700, err) < 0)
     return -1;

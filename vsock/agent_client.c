@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -94,6 +95,19 @@ static const struct rpc_info rpcs[VEIL_AGENT_RPC_COUNT] = {
                                 &grpc__oomevent__descriptor, 0, 4 * KIB},
   [VEIL_AGENT_COPY_FILE] = {AGENT, "CopyFile", &grpc__copy_file_request__descriptor, EMPTY,
                             60 * SEC, EMPTY_MAX},
+  [VEIL_AGENT_UPDATE_INTERFACE] = {AGENT, "UpdateInterface",
+                                   &grpc__update_interface_request__descriptor,
+                                   &types__interface__descriptor, 60 * SEC, 64 * KIB},
+  [VEIL_AGENT_UPDATE_ROUTES] = {AGENT, "UpdateRoutes", &grpc__update_routes_request__descriptor,
+                                &grpc__routes__descriptor, 60 * SEC, 1024 * KIB},
+  [VEIL_AGENT_ADD_ARP_NEIGHBORS] = {AGENT, "AddARPNeighbors",
+                                    &grpc__add_arpneighbors_request__descriptor, EMPTY, 60 * SEC,
+                                    EMPTY_MAX},
+  [VEIL_AGENT_LIST_INTERFACES] = {AGENT, "ListInterfaces",
+                                  &grpc__list_interfaces_request__descriptor,
+                                  &grpc__interfaces__descriptor, 60 * SEC, 1024 * KIB},
+  [VEIL_AGENT_LIST_ROUTES] = {AGENT, "ListRoutes", &grpc__list_routes_request__descriptor,
+                              &grpc__routes__descriptor, 60 * SEC, 1024 * KIB},
 };
 
 struct veil_agent {
@@ -309,6 +323,166 @@ TYPED_RPC(stats_container, VEIL_AGENT_STATS_CONTAINER, Grpc__StatsContainerReque
 VOID_RPC(update_container, VEIL_AGENT_UPDATE_CONTAINER, Grpc__UpdateContainerRequest)
 VOID_RPC(close_stdin, VEIL_AGENT_CLOSE_STDIN, Grpc__CloseStdinRequest)
 VOID_RPC(tty_win_resize, VEIL_AGENT_TTY_WIN_RESIZE, Grpc__TtyWinResizeRequest)
+
+VOID_RPC(add_arp_neighbors, VEIL_AGENT_ADD_ARP_NEIGHBORS, Grpc__AddARPNeighborsRequest)
+
+/* ---- network replies: bounded field by field ---- */
+
+#define IFNAME_MAX 15
+#define HWADDR_MAX (32 * 3 - 1)
+#define ADDR_MAX 63 /* an IPv6 CIDR */
+#define MASK_MAX 3
+
+/* `path` names the field, e.g. "Interfaces[2].name". */
+static int check_len(const char *rpc, const char *path, const char *s, size_t max,
+                     veil_error_t *err)
+{
+  size_t n = s ? strlen(s) : 0;
+  if (n <= max)
+    return 0;
+  return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: %s of %zu bytes exceeds %zu: "
+                         "rejected (misbehaving guest?)", rpc, path, n, max);
+}
+
+static int check_count(const char *rpc, const char *field, size_t n, size_t max, veil_error_t *err)
+{
+  if (n <= max)
+    return 0;
+  return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: %zu %s exceed %zu: rejected "
+                         "(misbehaving guest?)", rpc, n, field, max);
+}
+
+/* `at` names the interface in messages: "Interface" or "Interfaces[3]". */
+static int check_interface_at(const char *rpc, const char *at, const Types__Interface *it,
+                              veil_error_t *err)
+{
+  char p[6][128];
+  if (it == NULL)
+    return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: %s is missing", rpc, at);
+  snprintf(p[0], sizeof(p[0]), "%s.name", at);
+  snprintf(p[1], sizeof(p[1]), "%s.device", at);
+  snprintf(p[2], sizeof(p[2]), "%s.hwAddr", at);
+  snprintf(p[3], sizeof(p[3]), "%s.devicePath", at);
+  snprintf(p[4], sizeof(p[4]), "%s.type", at);
+  snprintf(p[5], sizeof(p[5]), "%s.IPAddresses", at);
+  if (check_len(rpc, p[0], it->name, IFNAME_MAX, err) < 0 ||
+      check_len(rpc, p[1], it->device, VEIL_AGENT_MAX_NET_TEXT, err) < 0 ||
+      check_len(rpc, p[2], it->hwaddr, HWADDR_MAX, err) < 0 ||
+      check_len(rpc, p[3], it->devicepath, VEIL_AGENT_MAX_NET_TEXT, err) < 0 ||
+      check_len(rpc, p[4], it->type, VEIL_AGENT_MAX_NET_TEXT, err) < 0 ||
+      check_count(rpc, p[5], it->n_ipaddresses, VEIL_AGENT_MAX_INTERFACE_ADDRS, err) < 0)
+    return -1;
+  for (size_t k = 0; k < it->n_ipaddresses; k++) {
+    const Types__IPAddress *ip = it->ipaddresses[k];
+    if (ip == NULL)
+      return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: %s.IPAddresses[%zu] is missing",
+                             rpc, at, k);
+    snprintf(p[0], sizeof(p[0]), "%s.IPAddresses[%zu].address", at, k);
+    snprintf(p[1], sizeof(p[1]), "%s.IPAddresses[%zu].mask", at, k);
+    if (check_len(rpc, p[0], ip->address, ADDR_MAX, err) < 0 ||
+        check_len(rpc, p[1], ip->mask, MASK_MAX, err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+int veil_agent_check_interface(const char *rpc, const Types__Interface *it, veil_error_t *err)
+{
+  return check_interface_at(rpc, "Interface", it, err);
+}
+
+int veil_agent_check_interfaces(const char *rpc, const Grpc__Interfaces *list, veil_error_t *err)
+{
+  if (check_count(rpc, "Interfaces", list->n_interfaces, VEIL_AGENT_MAX_INTERFACES, err) < 0)
+    return -1;
+  for (size_t i = 0; i < list->n_interfaces; i++) {
+    char at[48];
+    snprintf(at, sizeof(at), "Interfaces[%zu]", i);
+    if (check_interface_at(rpc, at, list->interfaces[i], err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+int veil_agent_check_routes(const char *rpc, const Grpc__Routes *routes, veil_error_t *err)
+{
+  if (check_count(rpc, "Routes", routes->n_routes, VEIL_AGENT_MAX_ROUTES, err) < 0)
+    return -1;
+  for (size_t i = 0; i < routes->n_routes; i++) {
+    const Types__Route *r = routes->routes[i];
+    if (r == NULL)
+      return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: Routes[%zu] is missing", rpc, i);
+    char p[4][64];
+    snprintf(p[0], sizeof(p[0]), "Routes[%zu].dest", i);
+    snprintf(p[1], sizeof(p[1]), "Routes[%zu].gateway", i);
+    snprintf(p[2], sizeof(p[2]), "Routes[%zu].source", i);
+    snprintf(p[3], sizeof(p[3]), "Routes[%zu].device", i);
+    if (check_len(rpc, p[0], r->dest, ADDR_MAX, err) < 0 ||
+        check_len(rpc, p[1], r->gateway, ADDR_MAX, err) < 0 ||
+        check_len(rpc, p[2], r->source, ADDR_MAX, err) < 0 ||
+        check_len(rpc, p[3], r->device, IFNAME_MAX, err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* A typed call whose reply then passes `check`; a reply that fails it is freed. */
+static int call_checked(veil_agent *a, enum veil_agent_rpc rpc, const ProtobufCMessage *req,
+                        ProtobufCMessage **resp, int (*check)(const char *, const void *,
+                                                              veil_error_t *),
+                        veil_error_t *err)
+{
+  ProtobufCMessage *m = NULL;
+  if (call_typed(a, rpc, req, &m, err) < 0)
+    return -1;
+  if (check(rpcs[rpc].method, m, err) < 0) {
+    protobuf_c_message_free_unpacked(m, NULL);
+    return -1;
+  }
+  *resp = m;
+  return 0;
+}
+
+static int check_interface_any(const char *rpc, const void *m, veil_error_t *err)
+{
+  return veil_agent_check_interface(rpc, m, err);
+}
+static int check_interfaces_any(const char *rpc, const void *m, veil_error_t *err)
+{
+  return veil_agent_check_interfaces(rpc, m, err);
+}
+static int check_routes_any(const char *rpc, const void *m, veil_error_t *err)
+{
+  return veil_agent_check_routes(rpc, m, err);
+}
+
+int veil_agent_update_interface(veil_agent *a, const Grpc__UpdateInterfaceRequest *req,
+                                Types__Interface **resp, veil_error_t *err)
+{
+  return call_checked(a, VEIL_AGENT_UPDATE_INTERFACE, (const ProtobufCMessage *)req,
+                      (ProtobufCMessage **)resp, check_interface_any, err);
+}
+
+int veil_agent_update_routes(veil_agent *a, const Grpc__UpdateRoutesRequest *req,
+                             Grpc__Routes **resp, veil_error_t *err)
+{
+  return call_checked(a, VEIL_AGENT_UPDATE_ROUTES, (const ProtobufCMessage *)req,
+                      (ProtobufCMessage **)resp, check_routes_any, err);
+}
+
+int veil_agent_list_interfaces(veil_agent *a, const Grpc__ListInterfacesRequest *req,
+                               Grpc__Interfaces **resp, veil_error_t *err)
+{
+  return call_checked(a, VEIL_AGENT_LIST_INTERFACES, (const ProtobufCMessage *)req,
+                      (ProtobufCMessage **)resp, check_interfaces_any, err);
+}
+
+int veil_agent_list_routes(veil_agent *a, const Grpc__ListRoutesRequest *req, Grpc__Routes **resp,
+                           veil_error_t *err)
+{
+  return call_checked(a, VEIL_AGENT_LIST_ROUTES, (const ProtobufCMessage *)req,
+                      (ProtobufCMessage **)resp, check_routes_any, err);
+}
 
 int veil_agent_remove_container(veil_agent *a, const Grpc__RemoveContainerRequest *req,
                                 veil_error_t *err)

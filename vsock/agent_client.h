@@ -57,11 +57,24 @@ enum veil_agent_rpc {
   VEIL_AGENT_SET_POLICY,
   VEIL_AGENT_GET_OOM_EVENT,
   VEIL_AGENT_COPY_FILE,
+  VEIL_AGENT_UPDATE_INTERFACE,
+  VEIL_AGENT_UPDATE_ROUTES,
+  VEIL_AGENT_ADD_ARP_NEIGHBORS,
+  VEIL_AGENT_LIST_INTERFACES,
+  VEIL_AGENT_LIST_ROUTES,
   VEIL_AGENT_RPC_COUNT,
 };
 
 /* Largest ReadStdout/ReadStderr len the client accepts to ask for (kata uses 32 KiB). */
 #define VEIL_AGENT_MAX_READ_LEN (1024u * 1024)
+
+/* What a network reply (types.Interface, Interfaces, Routes) may hold; more is DATA_LOSS.
+ * Strings: link names IFNAMSIZ-1, hardware addresses 32 bytes as colon hex, addresses an
+ * IPv6 CIDR, free text (device, devicePath, type) VEIL_AGENT_MAX_NET_TEXT. */
+#define VEIL_AGENT_MAX_INTERFACES 256
+#define VEIL_AGENT_MAX_INTERFACE_ADDRS 256
+#define VEIL_AGENT_MAX_ROUTES 4096
+#define VEIL_AGENT_MAX_NET_TEXT 256
 
 typedef struct veil_agent veil_agent;
 
@@ -125,6 +138,29 @@ int veil_agent_copy_file(veil_agent *a, const Grpc__CopyFileRequest *req, veil_e
 /* Long poll: returns when a container hits OOM (no timeout). */
 int veil_agent_get_oom_event(veil_agent *a, const Grpc__GetOOMEventRequest *req,
                              Grpc__OOMEvent **resp, veil_error_t *err);
+
+/* ---- network (kata's order before CreateSandbox: UpdateInterface per NIC, UpdateRoutes,
+ * AddARPNeighbors). 60 s each. Replies are checked against the VEIL_AGENT_MAX_* bounds
+ * above (counts and every string's length): DATA_LOSS naming the field otherwise. The
+ * agent answers an unknown MAC with NOT_FOUND "Link not found" (kata's runtime retries
+ * that while a NIC appears; this client does not retry). ---- */
+/* resp: the interface as the guest now has it. */
+int veil_agent_update_interface(veil_agent *a, const Grpc__UpdateInterfaceRequest *req,
+                                Types__Interface **resp, veil_error_t *err);
+/* resp: every route of the guest's main table after the update. */
+int veil_agent_update_routes(veil_agent *a, const Grpc__UpdateRoutesRequest *req,
+                             Grpc__Routes **resp, veil_error_t *err);
+int veil_agent_add_arp_neighbors(veil_agent *a, const Grpc__AddARPNeighborsRequest *req,
+                                 veil_error_t *err);
+int veil_agent_list_interfaces(veil_agent *a, const Grpc__ListInterfacesRequest *req,
+                               Grpc__Interfaces **resp, veil_error_t *err);
+int veil_agent_list_routes(veil_agent *a, const Grpc__ListRoutesRequest *req, Grpc__Routes **resp,
+                           veil_error_t *err);
+/* The bound checks applied to those replies (for the fuzz target); `rpc` names the call in
+ * the error. 0 or -1 with DATA_LOSS. */
+int veil_agent_check_interface(const char *rpc, const Types__Interface *it, veil_error_t *err);
+int veil_agent_check_interfaces(const char *rpc, const Grpc__Interfaces *list, veil_error_t *err);
+int veil_agent_check_routes(const char *rpc, const Grpc__Routes *routes, veil_error_t *err);
 
 /* ---- containers and processes ---- */
 int veil_agent_create_container(veil_agent *a, const Grpc__CreateContainerRequest *req,

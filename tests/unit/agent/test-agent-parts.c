@@ -1,5 +1,6 @@
 /* veil-agent parts tested directly: grpc.Spec -> config.json (golden file),
- * the policy parser, initdata images, mount options, virtio-serial port lookup
+ * the policy parser, initdata images, mount options, network field syntax, virtio-serial
+ * port lookup
  * (on a fake sysfs tree: the real one exists only in the guest). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,12 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "agent/channel.h"
 #include "agent/guest_init.h"
+#include "agent/net_parse.h"
 #include "agent/policy.h"
 #include "agent/spec_json.h"
 #include "agent/storage.h"
@@ -363,6 +366,50 @@ static void test_channel_find_fake_sysfs(void **state)
   veil_remove_tree(dir, &err);
 }
 
+static void test_net_field_syntax(void **state)
+{
+  (void)state;
+  uint8_t mac[6];
+  assert_true(agent_parse_mac("02:42:AC:11:0:2", mac));
+  assert_int_equal(mac[2], 0xac);
+  assert_int_equal(mac[4], 0);
+  static const char *bad_macs[] = { "", "02:42:ac:11:00", "02:42:ac:11:00:02:03", "02-42-ac-11-00-02",
+                                    "02:42:ac:11:00:2g", "002:42:ac:11:00:02", "02:42:ac:11:00:02 " };
+  for (size_t i = 0; i < sizeof(bad_macs) / sizeof(bad_macs[0]); i++)
+    assert_false(agent_parse_mac(bad_macs[i], mac));
+  struct agent_ip ip;
+  assert_true(agent_parse_cidr("10.0.0.0/24", &ip));
+  assert_int_equal(ip.family, AF_INET);
+  assert_int_equal(ip.prefix, 24);
+  assert_true(agent_parse_cidr("fd00::1", &ip));
+  assert_int_equal(ip.family, AF_INET6);
+  assert_int_equal(ip.prefix, -1);
+  assert_true(agent_parse_cidr("::/0", &ip));
+  assert_int_equal(ip.prefix, 0);
+  static const char *bad_cidrs[] = { "", "10.0.0.0/33", "fd00::/129", "10.0.0/8", "010.0.0.1",
+                                     "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/2x", "[fd00::1]",
+                                     "fe80::1%eth0", "10.0.0.1 " };
+  for (size_t i = 0; i < sizeof(bad_cidrs) / sizeof(bad_cidrs[0]); i++)
+    assert_false(agent_parse_cidr(bad_cidrs[i], &ip));
+  int prefix;
+  assert_true(agent_parse_prefix("128", AF_INET6, &prefix));
+  assert_false(agent_parse_prefix("128", AF_INET, &prefix));
+  assert_false(agent_parse_prefix("", AF_INET, &prefix));
+  assert_true(agent_ifname_valid("eth0"));
+  assert_true(agent_ifname_valid("a-15-char-name_"));
+  static const char *bad_names[] = { "", ".", "..", "a/b", "eth0:1", "eth 0", "sixteen-chars-xx" };
+  for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
+    assert_false(agent_ifname_valid(bad_names[i]));
+  char hw[AGENT_NET_HW_TEXT], text[AGENT_NET_MAX_ADDR_TEXT];
+  agent_format_hw(mac, 6, hw);
+  assert_string_equal(hw, "02:42:ac:11:00:02");
+  agent_format_hw(mac, 0, hw);
+  assert_string_equal(hw, "");
+  assert_true(agent_parse_ip("fd00::a", &ip));
+  agent_format_ip(ip.family, ip.bytes, 64, true, text);
+  assert_string_equal(text, "fd00::a/64");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -373,6 +420,7 @@ int main(void)
     cmocka_unit_test(test_initdata_rejects_bad_images),
     cmocka_unit_test(test_mount_options_and_paths),
     cmocka_unit_test(test_channel_find_fake_sysfs),
+    cmocka_unit_test(test_net_field_syntax),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

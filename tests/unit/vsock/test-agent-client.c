@@ -3,6 +3,7 @@
  * host must survive a compromised guest), and veil_agent_dial_ready's retries. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -213,6 +214,98 @@ static int wait_ok(void *user, const struct ttrpc_request_ctx *ctx, const uint8_
   return pack_reply(&r.base, resp, resp_len);
 }
 
+/* ---- network replies: counts and field lengths set by the test ---- */
+
+static _Atomic size_t fake_interfaces = 1;   /* ListInterfaces: this many */
+static _Atomic size_t fake_addresses = 2;    /* UpdateInterface: this many addresses */
+static _Atomic size_t fake_device_len = 4;   /* ListRoutes: Routes[1].device this long */
+
+static int list_interfaces(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
+                           size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
+{
+  (void)user, (void)ctx, (void)req, (void)req_len, (void)err;
+  size_t n = fake_interfaces;
+  Types__Interface *its = calloc(n, sizeof(*its));
+  Types__Interface **ptrs = calloc(n, sizeof(*ptrs));
+  for (size_t i = 0; i < n; i++) {
+    its[i] = (Types__Interface)TYPES__INTERFACE__INIT;
+    its[i].name = "eth0";
+    its[i].hwaddr = "02:00:00:00:00:01";
+    its[i].mtu = 1500;
+    ptrs[i] = &its[i];
+  }
+  Grpc__Interfaces r = GRPC__INTERFACES__INIT;
+  r.n_interfaces = n;
+  r.interfaces = ptrs;
+  pack_reply(&r.base, resp, resp_len);
+  free(ptrs);
+  free(its);
+  return 0;
+}
+
+static int update_interface(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
+                            size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
+{
+  (void)user, (void)ctx, (void)req, (void)req_len, (void)err;
+  size_t n = fake_addresses;
+  Types__IPAddress *ips = calloc(n, sizeof(*ips));
+  Types__IPAddress **ptrs = calloc(n, sizeof(*ptrs));
+  for (size_t i = 0; i < n; i++) {
+    ips[i] = (Types__IPAddress)TYPES__IPADDRESS__INIT;
+    ips[i].address = "10.0.0.2";
+    ips[i].mask = "24";
+    ptrs[i] = &ips[i];
+  }
+  Types__Interface r = TYPES__INTERFACE__INIT;
+  r.name = "eth0";
+  r.n_ipaddresses = n;
+  r.ipaddresses = ptrs;
+  pack_reply(&r.base, resp, resp_len);
+  free(ptrs);
+  free(ips);
+  return 0;
+}
+
+static int list_routes(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
+                       size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
+{
+  (void)user, (void)ctx, (void)req, (void)req_len, (void)err;
+  cleanup_free char *dev = malloc(fake_device_len + 1);
+  memset(dev, 'e', fake_device_len);
+  dev[fake_device_len] = '\0';
+  Types__Route a = TYPES__ROUTE__INIT, b = TYPES__ROUTE__INIT;
+  a.dest = "10.0.0.0/24";
+  a.device = "eth0";
+  b.dest = "0.0.0.0/0";
+  b.gateway = "10.0.0.1";
+  b.device = dev;
+  Types__Route *ptrs[] = { &a, &b };
+  Grpc__Routes r = GRPC__ROUTES__INIT;
+  r.n_routes = 2;
+  r.routes = ptrs;
+  return pack_reply(&r.base, resp, resp_len);
+}
+
+/* UpdateRoutes: a Routes message over the 1 MiB bound (one huge unknown field) */
+static int routes_too_big(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
+                          size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
+{
+  (void)user, (void)ctx, (void)req, (void)req_len, (void)err;
+  size_t n = 1024 * 1024 + 1;
+  *resp = calloc(1, n + 8);
+  uint8_t *p = *resp;
+  *p++ = (15 << 3) | 2;
+  for (size_t v = n; ; v >>= 7) {
+    if (v < 0x80) {
+      *p++ = (uint8_t)v;
+      break;
+    }
+    *p++ = (uint8_t)(v | 0x80);
+  }
+  *resp_len = (size_t)(p - *resp) + n;
+  return 0;
+}
+
 static void *serve(void *arg)
 {
   struct fake *f = arg;
@@ -238,6 +331,10 @@ static void register_all(ttrpc_server *s)
     {"grpc.AgentService", "StartContainer", start_not_found},
     {"grpc.AgentService", "PauseContainer", pause_denied},
     {"grpc.AgentService", "WaitProcess", wait_ok},
+    {"grpc.AgentService", "ListInterfaces", list_interfaces},
+    {"grpc.AgentService", "UpdateInterface", update_interface},
+    {"grpc.AgentService", "ListRoutes", list_routes},
+    {"grpc.AgentService", "UpdateRoutes", routes_too_big},
   };
   for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
     assert_int_equal(ttrpc_server_register(s, m[i].service, m[i].method, m[i].fn, NULL, 0, &err),
@@ -406,6 +503,62 @@ static void bad_requests_rejected_locally(void **state)
   assert_error(err, VEIL_GRPC_INVALID_ARGUMENT, "must be a grpc.StartContainerRequest");
 }
 
+static void list_interfaces_bounded_against_fake_hostile_agent(void **state)
+{
+  struct fake *f = *state;
+  cleanup_error veil_error_t err = NULL;
+  Grpc__ListInterfacesRequest req = GRPC__LIST_INTERFACES_REQUEST__INIT;
+  Grpc__Interfaces *l = NULL;
+  fake_interfaces = VEIL_AGENT_MAX_INTERFACES;
+  assert_int_equal(veil_agent_list_interfaces(f->agent, &req, &l, &err), 0);
+  assert_int_equal(l->n_interfaces, VEIL_AGENT_MAX_INTERFACES);
+  grpc__interfaces__free_unpacked(l, NULL);
+  l = NULL;
+  fake_interfaces = VEIL_AGENT_MAX_INTERFACES + 1;
+  assert_int_equal(veil_agent_list_interfaces(f->agent, &req, &l, &err), -1);
+  assert_null(l);
+  assert_error(err, VEIL_GRPC_DATA_LOSS, "agent ListInterfaces: 257 Interfaces exceed 256");
+  fake_interfaces = 1;
+
+  Grpc__UpdateInterfaceRequest u = GRPC__UPDATE_INTERFACE_REQUEST__INIT;
+  Types__Interface *it = NULL;
+  veil_error_release(&err);
+  fake_addresses = VEIL_AGENT_MAX_INTERFACE_ADDRS + 1;
+  assert_int_equal(veil_agent_update_interface(f->agent, &u, &it, &err), -1);
+  assert_null(it);
+  assert_error(err, VEIL_GRPC_DATA_LOSS, "agent UpdateInterface: 257 Interface.IPAddresses");
+  fake_addresses = 2;
+  veil_error_release(&err);
+  assert_int_equal(veil_agent_update_interface(f->agent, &u, &it, &err), 0);
+  assert_int_equal(it->n_ipaddresses, 2);
+  types__interface__free_unpacked(it, NULL);
+}
+
+static void list_routes_bounded_against_fake_hostile_agent(void **state)
+{
+  struct fake *f = *state;
+  cleanup_error veil_error_t err = NULL;
+  Grpc__ListRoutesRequest req = GRPC__LIST_ROUTES_REQUEST__INIT;
+  Grpc__Routes *r = NULL;
+  fake_device_len = 15; /* IFNAMSIZ - 1: the longest real name */
+  assert_int_equal(veil_agent_list_routes(f->agent, &req, &r, &err), 0);
+  assert_int_equal(r->n_routes, 2);
+  grpc__routes__free_unpacked(r, NULL);
+  r = NULL;
+  fake_device_len = 100;
+  assert_int_equal(veil_agent_list_routes(f->agent, &req, &r, &err), -1);
+  assert_null(r);
+  assert_error(err, VEIL_GRPC_DATA_LOSS, "agent ListRoutes: Routes[1].device of 100 bytes");
+  fake_device_len = 4;
+  /* a reply over the byte bound is refused before it is decoded */
+  Grpc__Routes list = GRPC__ROUTES__INIT;
+  Grpc__UpdateRoutesRequest u = GRPC__UPDATE_ROUTES_REQUEST__INIT;
+  u.routes = &list;
+  veil_error_release(&err);
+  assert_int_equal(veil_agent_update_routes(f->agent, &u, &r, &err), -1);
+  assert_error(err, VEIL_GRPC_DATA_LOSS, "agent UpdateRoutes: response of");
+}
+
 static void timeouts_follow_kata(void **state)
 {
   (void)state;
@@ -416,6 +569,9 @@ static void timeouts_follow_kata(void **state)
   assert_int_equal(veil_agent_default_timeout_ns(VEIL_AGENT_READ_STDOUT), 0);
   assert_int_equal(veil_agent_default_timeout_ns(VEIL_AGENT_GET_OOM_EVENT), 0);
   assert_int_equal(veil_agent_default_timeout_ns(VEIL_AGENT_WRITE_STDIN), 0);
+  for (int rpc = VEIL_AGENT_UPDATE_INTERFACE; rpc <= VEIL_AGENT_LIST_ROUTES; rpc++)
+    assert_int_equal(veil_agent_default_timeout_ns(rpc), 60 * INT64_C(1000000000));
+  assert_string_equal(veil_agent_rpc_name(VEIL_AGENT_ADD_ARP_NEIGHBORS), "AddARPNeighbors");
   assert_string_equal(veil_agent_rpc_name(VEIL_AGENT_GET_OOM_EVENT), "GetOOMEvent");
   for (int i = 0; i < VEIL_AGENT_RPC_COUNT; i++) {
     assert_true(veil_agent_response_limit(i) > 0);
@@ -533,6 +689,10 @@ int main(void)
                                     fake_teardown),
     cmocka_unit_test_setup_teardown(unimplemented_rpc_is_reported, fake_setup, fake_teardown),
     cmocka_unit_test_setup_teardown(bad_requests_rejected_locally, fake_setup, fake_teardown),
+    cmocka_unit_test_setup_teardown(list_interfaces_bounded_against_fake_hostile_agent,
+                                    fake_setup, fake_teardown),
+    cmocka_unit_test_setup_teardown(list_routes_bounded_against_fake_hostile_agent, fake_setup,
+                                    fake_teardown),
     cmocka_unit_test(timeouts_follow_kata),
     cmocka_unit_test(dial_ready_waits_for_a_late_agent),
     cmocka_unit_test(dial_ready_times_out_naming_the_address),
