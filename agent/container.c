@@ -579,6 +579,28 @@ out:
   return rc;
 }
 
+/* Whether pid has a handler for sig (SigCgt in /proc/<pid>/status), as kata-agent's
+ * is_signal_handled. Unreadable status counts as handled: the signal is then sent as asked. */
+static bool signal_is_caught(pid_t pid, int sig)
+{
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  cleanup_file FILE *f = fopen(path, "re");
+  if (!f)
+    return true;
+  char line[256];
+  while (fgets(line, sizeof(line), f)) {
+    if (strncmp(line, "SigCgt:", 7) != 0)
+      continue;
+    errno = 0;
+    unsigned long long mask = strtoull(line + 7, NULL, 16);
+    if (errno != 0)
+      return true;
+    return (mask >> (sig - 1)) & 1ULL;
+  }
+  return true;
+}
+
 int agent_signal_process(struct agent *a, const char *cid, const char *exec_id, uint32_t sig,
                          veil_error_t *err)
 {
@@ -589,14 +611,16 @@ int agent_signal_process(struct agent *a, const char *cid, const char *exec_id, 
   struct agent_container *c = lookup_container(a, cid, err);
   if (!c)
     goto out;
-  char signame[16];
-  snprintf(signame, sizeof(signame), "%u", sig);
-  if (!exec_id || !*exec_id) {
-    /* Every process of the container. */
+  /* kata-agent (rpc.rs do_signal_process): an empty exec id with SIGKILL means every
+   * process of the container; any other signal with an empty exec id goes to init. */
+  bool all = (!exec_id || !*exec_id) && sig == SIGKILL;
+  if (all) {
     pthread_mutex_lock(&a->lock);
     bool running = c->state != CONTAINER_STOPPED;
     pthread_mutex_unlock(&a->lock);
     if (running) {
+      char signame[16];
+      snprintf(signame, sizeof(signame), "%u", sig);
       const char *args[] = { "kill", "--all", c->id, signame, NULL };
       if (agent_runtime_run(a, c->bundle, args, err) < 0)
         goto out;
@@ -608,13 +632,19 @@ int agent_signal_process(struct agent *a, const char *cid, const char *exec_id, 
   struct agent_process *p = agent_find_process(c, exec_id);
   pid_t pid = p && !p->exited ? p->pid : 0;
   bool found = p != NULL;
+  bool is_init = p && strcmp(p->exec_id, c->id) == 0;
   pthread_mutex_unlock(&a->lock);
   if (!found) {
-    veil_error_grpc(err, VEIL_GRPC_NOT_FOUND, "process `%s` not found in container `%s`", exec_id,
-                    cid);
+    veil_error_grpc(err, VEIL_GRPC_NOT_FOUND, "process `%s` not found in container `%s`",
+                    exec_id ? exec_id : "", cid);
     goto out;
   }
-  if (pid > 0 && kill(pid, (int)sig) < 0 && errno != ESRCH) {
+  int signo = (int)sig;
+  /* A container's init is pid 1 of its pid namespace: the kernel drops signals it has
+   * no handler for, so SIGTERM would never end it. kata-agent sends SIGKILL instead. */
+  if (pid > 0 && is_init && signo == SIGTERM && !signal_is_caught(pid, SIGTERM))
+    signo = SIGKILL;
+  if (pid > 0 && kill(pid, signo) < 0 && errno != ESRCH) {
     veil_error_errno(err, "kill %d", (int)pid);
     goto out;
   }

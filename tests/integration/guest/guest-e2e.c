@@ -2,7 +2,8 @@
  * host's agent client (vsock/) over the virtio-serial channel (unix socket), with the
  * containers' rootfs on the 9p share, as the shim does:
  *   CreateSandbox(9p storage) -> c1 `echo hello; exit 3` (stdout, exit code) -> c2 in the same
- *   sandbox (stderr) -> c3 long-running: ExecProcess into it, SignalProcess(SIGTERM) -> 143
+ *   sandbox (stderr) -> c3 long-running: ExecProcess into it, SignalProcess(SIGTERM) -> 137
+ *   (init without a TERM handler: SIGKILL, as kata-agent) -> c3t traps TERM -> its own exit
  *   -> c4 `cat`: stdin round trip -> c5 with a terminal -> c6 veil-vsock-check: the agent over
  *   vsock loopback INSIDE the guest -> oci-*: the spec versions containerd 1.7 and 2.x write
  *   -> RemoveContainer -> DestroySandbox -> QEMU exits by itself.
@@ -326,6 +327,22 @@ static char *read_all(const char *cid, const char *exec_id, bool stderr_stream)
   return out;
 }
 
+/* What one ReadStdout returns (it blocks until the process writes or exits). */
+static char *read_some(const char *cid, const char *exec_id)
+{
+  Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
+  req.container_id = (char *)cid;
+  req.exec_id = (char *)exec_id;
+  req.len = 4096;
+  Grpc__ReadStreamResponse *resp = NULL;
+  OK(veil_agent_read_stdout(agent, &req, &resp, err));
+  char *out = strndup((const char *)resp->data.data, resp->data.len);
+  grpc__read_stream_response__free_unpacked(resp, NULL);
+  if (out == NULL)
+    fail("out of memory");
+  return out;
+}
+
 struct reader_arg {
   const char *cid, *exec_id;
   char *out;
@@ -399,8 +416,8 @@ int main(int argc, char **argv)
   snprintf(path, sizeof(path), "%s/shared", workdir);
   if (mkdir(path, 0755) < 0)
     fail("mkdir %s: %s", path, strerror(errno));
-  static const char *cids[] = {"c1", "c2", "c3", "c4", "c5"};
-  for (size_t i = 0; i < 5; i++)
+  static const char *cids[] = {"c1", "c2", "c3", "c3t", "c4", "c5"};
+  for (size_t i = 0; i < sizeof(cids) / sizeof(cids[0]); i++)
     make_rootfs(cids[i], NULL);
   make_rootfs("c6", vsock_check);
   /* ociVersion as containerd writes it: 1.7 to 2.4 vendor runtime-spec 1.1.0 to 1.3.0 (2.3 and
@@ -467,7 +484,6 @@ int main(int argc, char **argv)
   expect_status("c2", wait_process("c2", "c2"), 0);
 
   step("c3: ExecProcess into a running container, then SIGTERM");
-  /* no pid namespace: as a namespace's init, sleep would ignore SIGTERM */
   char *c3_args[] = {"sleep", "1000"};
   create_and_start("c3", c3_args, 2, false, false);
   struct spec exec_spec;
@@ -486,7 +502,22 @@ int main(int argc, char **argv)
   sig.exec_id = "c3";
   sig.signal = SIGTERM;
   OK(veil_agent_signal_process(agent, &sig, err));
-  expect_status("c3 after SIGTERM", wait_process("c3", "c3"), 128 + SIGTERM);
+  /* sleep is pid 1 of the container's pid namespace and has no TERM handler: the kernel
+   * would drop SIGTERM, so the agent sends SIGKILL (kata-agent do_signal_process). */
+  expect_status("c3 after SIGTERM", wait_process("c3", "c3"), 128 + SIGKILL);
+
+  step("c3t: an init that traps TERM gets TERM itself");
+  char *c3t_args[] = {"sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; "
+                                  "while :; do sleep 0.1; done"};
+  create_and_start("c3t", c3t_args, 3, false, false);
+  cleanup_free char *ready = read_some("c3t", "c3t");
+  expect_output("c3t ready", ready, "ready\n", false);
+  sig.container_id = "c3t";
+  sig.exec_id = "";
+  OK(veil_agent_signal_process(agent, &sig, err));
+  cleanup_free char *c3t_out = read_all("c3t", "c3t", false);
+  expect_output("c3t after SIGTERM", c3t_out, "got-term\n", false);
+  expect_status("c3t", wait_process("c3t", "c3t"), 42);
 
   step("c4: stdin round trip through cat (256 KiB, more than the pipes hold)");
   char *c4_args[] = {"cat"};
