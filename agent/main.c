@@ -85,21 +85,9 @@ static enum veil_log_level parse_level(const char *s)
 
 static int add_listener(ttrpc_server *s, const char *addr, veil_error_t *err)
 {
-  int fd;
-  if (strncmp(addr, "unix://", 7) == 0) {
-    fd = ttrpc_listen_unix(addr + 7, err);
-  } else if (strncmp(addr, "vsock://", 8) == 0) {
-    int cid;
-    unsigned port;
-    if (sscanf(addr + 8, "%d:%u", &cid, &port) != 2)
-      return veil_error_make(err, EINVAL, "bad server address `%s` (want vsock://CID:PORT)", addr);
-    fd = ttrpc_listen_vsock((unsigned)cid, port, err);
-  } else {
-    return veil_error_make(err, EINVAL,
-                           "bad server address `%s` (want vsock://CID:PORT or unix:///path)", addr);
-  }
+  int fd = ttrpc_listen(addr, err);  /* vsock://-1:1024 = any CID, as kata-agent */
   if (fd < 0)
-    return -1;
+    return veil_error_wrap(err, "server address (agent.server_addr / --listen)");
   if (ttrpc_server_add_listener(s, fd, err) < 0)
     return -1;
   log_info("listening on %s", addr);

@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -117,3 +119,42 @@ int veil_mkdir_p(const char *path, mode_t mode, veil_error_t *err)
   return 0;
 }
 
+int veil_pidfd_open(pid_t pid)
+{
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+bool veil_pidfd_wait(int pidfd, int timeout_ms)
+{
+  struct pollfd p = { .fd = pidfd, .events = POLLIN };
+  int r;
+  while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+    ;
+  return r > 0;
+}
+
+char *veil_file_tail(const char *path, size_t max)
+{
+  cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+  char *buf = calloc(1, max + 1);
+  if (buf == NULL)
+    return NULL;
+  if (fd < 0)
+    return buf;
+  off_t size = lseek(fd, 0, SEEK_END);
+  off_t from = size > (off_t)max ? size - (off_t)max : 0;
+  ssize_t n = pread(fd, buf, max, from);
+  if (n < 0)
+    n = 0;
+  buf[n] = '\0';
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+    buf[--n] = '\0';
+  /* start at a line boundary when truncated */
+  char *start = buf;
+  if (from > 0 && (start = strchr(buf, '\n')) != NULL)
+    memmove(buf, start + 1, strlen(start + 1) + 1);
+  for (char *p = buf; *p; p++)  /* one line in an error message */
+    if (*p == '\n')
+      *p = '|';
+  return buf;
+}

@@ -49,6 +49,8 @@ struct veil_config {
   bool hardening;           /* -sandbox, capability drop (default on) */
   char *qemu_user;          /* run QEMU as this user, "" = same user, capabilities dropped */
   char *libvirt_uri;        /* libvirt backend connection URI */
+  char *agent_channel;      /* "vsock" (vhost-vsock, else hybrid vsock) | "virtio-serial" */
+  char *vhost_user_vsock_path; /* vhost-device-vsock, the hybrid-vsock backend */
   char **enable_annotations;/* NULL-terminated list of annotation names the shim honours */
 };
 

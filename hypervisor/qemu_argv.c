@@ -51,8 +51,19 @@ static bool has_comma(const char *s)
   return s && strchr(s, ',') != NULL;
 }
 
-static void push_machine(struct veil_argvec *a, const struct veil_config *c)
+/* Hybrid vsock: the vhost-user backend maps guest RAM, so RAM comes from a shared memfd. For
+ * SNP and TDX, QEMU (>= 9.1 / 10.1) keeps private pages in a guest_memfd of its own whatever
+ * the backend; this memfd then holds the shared pages only (docs/hypervisor.md). */
+#define SHARED_RAM_ID "mem"
+
+static bool shared_ram(const struct veil_qemu_plan *p)
 {
+  return p->channel->kind == VEIL_CHANNEL_HYBRID_VSOCK;
+}
+
+static void push_machine(struct veil_argvec *a, const struct veil_config *c, bool shared_ram)
+{
+  const char *mem = shared_ram ? ",memory-backend=" SHARED_RAM_ID : "";
   const char *cgs = NULL;
   switch (c->profile) {
   case VEIL_PROFILE_SEV:
@@ -64,11 +75,38 @@ static void push_machine(struct veil_argvec *a, const struct veil_config *c)
   }
   veil_argvec_push(a, "-machine");
   if (cgs == NULL)
-    veil_argvec_push(a, c->machine_type);
+    veil_argvec_pushf(a, "%s%s", c->machine_type, mem);
   else if (is_s390x(c))
-    veil_argvec_pushf(a, "%s,confidential-guest-support=%s", c->machine_type, cgs);
+    veil_argvec_pushf(a, "%s,confidential-guest-support=%s%s", c->machine_type, cgs, mem);
   else  /* a TEE's interrupt controller must be split (TDX requires it; Kata forces it) */
-    veil_argvec_pushf(a, "%s,confidential-guest-support=%s,kernel_irqchip=split", c->machine_type, cgs);
+    veil_argvec_pushf(a, "%s,confidential-guest-support=%s,kernel_irqchip=split%s", c->machine_type, cgs, mem);
+}
+
+static void push_agent_channel(struct veil_argvec *a, const struct veil_qemu_plan *p)
+{
+  const struct veil_config *c = p->spec->config;
+  const struct veil_agent_channel *ch = p->channel;
+  switch (ch->kind) {
+  case VEIL_CHANNEL_VHOST_VSOCK:
+    veil_argvec_push(a, "-device");
+    veil_argvec_pushf(a, "vhost-vsock-%s,id=vsock0,guest-cid=%u,vhostfd=%d%s", bus(c), ch->cid,
+                      VEIL_QEMU_VHOST_FD, iommu(c));
+    return;
+  case VEIL_CHANNEL_HYBRID_VSOCK:  /* QEMU connects to the helper, which listens */
+    veil_argvec_push(a, "-chardev");
+    veil_argvec_pushf(a, "socket,id=vhostvsock,path=%s", ch->vhost_user_path);
+    veil_argvec_push(a, "-device");
+    veil_argvec_pushf(a, "vhost-user-vsock-%s,id=vsock0,chardev=vhostvsock%s", bus(c), iommu(c));
+    return;
+  case VEIL_CHANNEL_VIRTIO_SERIAL:
+    veil_argvec_push(a, "-device");
+    veil_argvec_pushf(a, "virtio-serial-%s,id=vser0%s", bus(c), iommu(c));
+    veil_argvec_push(a, "-chardev");
+    veil_argvec_pushf(a, "socket,id=agentch,path=%s,server=on,wait=off", ch->unix_path);
+    veil_argvec_push(a, "-device");
+    veil_argvec_push(a, "virtserialport,chardev=agentch,name=" VEIL_AGENT_CHANNEL_NAME);
+    return;
+  }
 }
 
 static const char *default_cpu(const struct veil_config *c)
@@ -173,7 +211,7 @@ int veil_qemu_build_argv(const struct veil_qemu_plan *p, char ***argv, veil_erro
   veil_argvec_push(&a, c->qemu_path);
   veil_argvec_push(&a, "-name");
   veil_argvec_pushf(&a, "guest=veil-%s,debug-threads=on", s->id);
-  push_machine(&a, c);
+  push_machine(&a, c, shared_ram(p));
   veil_argvec_push(&a, "-accel");
   veil_argvec_push(&a, c->accel);
   const char *cpu = default_cpu(c);
@@ -183,6 +221,10 @@ int veil_qemu_build_argv(const struct veil_qemu_plan *p, char ***argv, veil_erro
   }
   veil_argvec_push(&a, "-m");
   veil_argvec_pushf(&a, "%uM", mem);
+  if (shared_ram(p)) {
+    veil_argvec_push(&a, "-object");
+    veil_argvec_pushf(&a, "memory-backend-memfd,id=" SHARED_RAM_ID ",size=%uM,share=on", mem);
+  }
   veil_argvec_push(&a, "-smp");
   veil_argvec_pushf(&a, "%u", vcpus);
   if (push_tee_object(&a, p, err) < 0) {
@@ -235,18 +277,7 @@ int veil_qemu_build_argv(const struct veil_qemu_plan *p, char ***argv, veil_erro
   veil_argvec_push(&a, "rng-random,id=rng0,filename=/dev/urandom");
   veil_argvec_push(&a, "-device");
   veil_argvec_pushf(&a, "virtio-rng-%s,rng=rng0%s", bus(c), iommu(c));
-  if (p->channel->kind == VEIL_CHANNEL_VSOCK) {
-    veil_argvec_push(&a, "-device");
-    veil_argvec_pushf(&a, "vhost-vsock-%s,id=vsock0,guest-cid=%u,vhostfd=%d%s", bus(c), p->channel->cid,
-                      VEIL_QEMU_VHOST_FD, iommu(c));
-  } else {
-    veil_argvec_push(&a, "-device");
-    veil_argvec_pushf(&a, "virtio-serial-%s,id=vser0%s", bus(c), iommu(c));
-    veil_argvec_push(&a, "-chardev");
-    veil_argvec_pushf(&a, "socket,id=agentch,path=%s,server=on,wait=off", p->channel->unix_path);
-    veil_argvec_push(&a, "-device");
-    veil_argvec_push(&a, "virtserialport,chardev=agentch,name=" VEIL_AGENT_CHANNEL_NAME);
-  }
+  push_agent_channel(&a, p);
   for (size_t i = 0; i < s->n_shares; i++) {
     veil_argvec_push(&a, "-fsdev");
     veil_argvec_pushf(&a, "local,id=fs%zu,path=%s,security_model=none,multidevs=remap%s", i,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -73,6 +74,13 @@ int veil_qemu_launch(const struct veil_launch *l, pid_t *out, veil_error_t *err)
     if (setsid() < 0)
       child_fail(wr, "setsid");
     umask(0177);  /* sockets and files QEMU creates: 0600 */
+    if (l->log_limit > 0) {
+      /* a chatty child cannot fill the run dir's filesystem: its log stops growing */
+      struct rlimit fsize = { (rlim_t)l->log_limit, (rlim_t)l->log_limit };
+      struct sigaction ign = { .sa_handler = SIG_IGN };
+      if (sigaction(SIGXFSZ, &ign, NULL) < 0 || setrlimit(RLIMIT_FSIZE, &fsize) < 0)
+        child_fail(wr, "bound the log (RLIMIT_FSIZE)");
+    }
     int null = open("/dev/null", O_RDONLY);
     if (null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
       child_fail(wr, "redirect stdio");

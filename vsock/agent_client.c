@@ -13,7 +13,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "google/protobuf/empty.pb-c.h"
-#include "vsock/agent_address.h"
+#include "ttrpc/address.h"
 
 #define SEC INT64_C(1000000000)
 #define KIB ((size_t)1024)
@@ -184,23 +184,17 @@ void veil_agent_log_requests(veil_agent *a, int fd)
   a->request_log_fd = fd;
 }
 
-veil_agent *veil_agent_dial(const char *address, int connect_timeout_ms, veil_error_t *err)
+static veil_agent *dial_address(const struct ttrpc_address *addr, const char *text, int connect_timeout_ms,
+                                veil_error_t *err)
 {
-  struct veil_agent_address parsed;
-  if (veil_agent_address_parse(address, &parsed, err) < 0)
-    return NULL;
-  cleanup_free char *dial = veil_agent_address_to_dial(&parsed, err);
-  veil_agent_address_clear(&parsed);
-  if (dial == NULL)
-    return NULL;
-  int fd = ttrpc_dial(dial, connect_timeout_ms, err);
+  int fd = ttrpc_address_dial(addr, connect_timeout_ms, err);
   if (fd < 0) {
-    veil_error_wrap(err, "connect to agent at %s", address);
+    veil_error_wrap(err, "connect to agent at %s", text);
     return NULL;
   }
   ttrpc_client *c = ttrpc_client_new(fd, err);
   if (c == NULL) {
-    veil_error_wrap(err, "agent at %s", address);
+    veil_error_wrap(err, "agent at %s", text);
     return NULL;
   }
   return veil_agent_new(c, err);
@@ -238,6 +232,14 @@ static void distrust_agent_error(veil_error_t *err)
     e->grpc_code = VEIL_GRPC_INTERNAL;
     e->status = veil_errno_from_grpc_code(VEIL_GRPC_INTERNAL);
   }
+}
+
+veil_agent *veil_agent_dial(const char *address, int connect_timeout_ms, veil_error_t *err)
+{
+  struct ttrpc_address addr;
+  if (ttrpc_address_parse(address, TTRPC_ADDRESS_DIAL, &addr, err) < 0)
+    return NULL;
+  return dial_address(&addr, address, connect_timeout_ms, err);
 }
 
 /* One unary call: type-check and pack the request, bound and unpack the response.
@@ -600,10 +602,9 @@ static void sleep_ms(int ms)
 veil_agent *veil_agent_dial_ready(const char *address, int timeout_ms, veil_agent_alive_fn alive,
                                   void *alive_user, veil_error_t *err)
 {
-  struct veil_agent_address parsed;
-  if (veil_agent_address_parse(address, &parsed, err) < 0)
+  struct ttrpc_address addr;  /* parsed once, dialed on every attempt */
+  if (ttrpc_address_parse(address, TTRPC_ADDRESS_DIAL, &addr, err) < 0)
     return NULL;
-  veil_agent_address_clear(&parsed);
 
   int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
   veil_agent *a = NULL;
@@ -623,7 +624,7 @@ veil_agent *veil_agent_dial_ready(const char *address, int timeout_ms, veil_agen
     if (a == NULL) {
       int connect_ms = left / 1000000 > 1000 ? 1000 : (int)(left / 1000000) + 1;
       veil_error_release(&last);
-      a = veil_agent_dial(address, connect_ms, &last);
+      a = dial_address(&addr, address, connect_ms, &last);
       if (a == NULL) {
         sleep_ms(50);
         continue;

@@ -81,7 +81,7 @@ typedef struct veil_agent veil_agent;
 /* Returns false when the caller should stop waiting (e.g. the VM process exited). */
 typedef bool (*veil_agent_alive_fn)(void *user);
 
-/* Connect to `address` (agent_address.h syntax) within connect_timeout_ms; no RPC is made. */
+/* Connect to `address` (ttrpc/address.h syntax) within connect_timeout_ms; no RPC is made. */
 veil_agent *veil_agent_dial(const char *address, int connect_timeout_ms, veil_error_t *err);
 
 /* Connect and wait until the agent answers Check with SERVING, for at most timeout_ms.

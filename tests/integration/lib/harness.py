@@ -179,6 +179,11 @@ def dev_config(path, run_dir):
                   "memory_mb": 512, "shared_fs": "9p"}
     kernel, initrd = guest_image()
     config.update({"kernel": kernel, "initrd": initrd, "run_dir": run_dir})
+    # No /dev/vhost-vsock here: the agent channel is hybrid vsock through the
+    # vhost-device-vsock that scripts/fetch-vhost-device-vsock cached (tests/meson.build).
+    helper = os.environ.get("VEIL_VHOST_USER_VSOCK")
+    if helper:
+        config["vhost_user_vsock_path"] = helper
     if os.environ.get("VEIL_TEST_DEBUG") == "1":
         config["debug"] = True
     with open(path, "w") as f:

@@ -1,18 +1,24 @@
 /* common/: SHA-256 against FIPS 180-4 vectors and OpenSSL over many lengths (every padding
- * boundary); the error object's wrapping and gRPC mapping. */
+ * boundary); the error object's wrapping and gRPC mapping; pid files with start times. */
 #include <errno.h>
 #include <openssl/sha.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/fileutil.h"
+#include "common/pidfile.h"
 #include "common/sha256.h"
 #include "common/text.h"
 
@@ -118,6 +124,49 @@ static void test_text_sanitize(void **state)
   assert_string_equal(d, "\\xe2\\x82");
 }
 
+/* pid files: what was written is read back, the start time tells the recorded process from a
+ * later one with the same pid, and bad files are refused. */
+static void test_pidfile_start_time(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/veil-pidfile-XXXXXX", path[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/x.pid", dir);
+  cleanup_error veil_error_t err = NULL;
+  assert_int_equal(veil_pidfile_write(path, getpid(), &err), 0);
+  pid_t pid = 0;
+  unsigned long long start = 0, now = 0;
+  assert_int_equal(veil_pidfile_read(path, &pid, &start, &err), 0);
+  assert_int_equal(pid, getpid());
+  assert_int_equal(veil_proc_start_time(getpid(), &now, &err), 0);
+  assert_true(start == now && start > 0);
+  assert_true(veil_pidfile_alive(path, &pid));
+  /* same pid, another start time: a reused pid is not the recorded process */
+  char text[64];
+  int n = snprintf(text, sizeof(text), "%d %llu\n", (int)getpid(), start + 1);
+  assert_int_equal(veil_write_file_atomic(path, text, (size_t)n, 0600, &err), 0);
+  assert_false(veil_pidfile_alive(path, &pid));
+  /* a process that is gone */
+  pid_t child = fork();
+  if (child == 0)
+    _exit(0);
+  assert_int_equal(waitpid(child, NULL, 0), child);
+  assert_int_equal(veil_proc_start_time(child, &now, &err), -1);
+  assert_int_equal(err->status, ESRCH);
+  veil_error_release(&err);
+  const char *bad[] = { "", "12", "x 1\n", "0 5\n", "-3 5\n", "12 34", "12 34\nextra" };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(veil_write_file_atomic(path, bad[i], strlen(bad[i]), 0600, &err), 0);
+    assert_int_equal(veil_pidfile_read(path, &pid, &start, &err), -1);
+    assert_int_equal(err->status, EINVAL);
+    veil_error_release(&err);
+    assert_false(veil_pidfile_alive(path, &pid));
+  }
+  unlink(path);
+  assert_false(veil_pidfile_alive(path, &pid));
+  rmdir(dir);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -126,6 +175,7 @@ int main(void)
       cmocka_unit_test(test_error_wrap_and_codes),
       cmocka_unit_test(test_base64_round_trip_and_bounds),
       cmocka_unit_test(test_text_sanitize),
+      cmocka_unit_test(test_pidfile_start_time),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

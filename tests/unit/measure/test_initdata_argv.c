@@ -64,7 +64,7 @@ static void test_initdata_argv(void **state)
     .config = c, .id = "golden", .disks = &disk, .n_disks = 1,
     .initdata_digest = d->digest, .initdata_digest_len = d->digest_len,
   };
-  struct veil_agent_channel ch = { .kind = VEIL_CHANNEL_VSOCK, .cid = 3, .vhost_fd = -1 };
+  struct veil_agent_channel ch = { .kind = VEIL_CHANNEL_VHOST_VSOCK, .cid = 3, .vhost_fd = -1 };
   struct veil_qemu_plan plan = {
     .spec = &spec, .run_dir = "/run/veil/golden", .firmware = tc->firmware,
     .fw_mapping = VEIL_FW_MEMORY, .cbitpos = 51, .reduced_phys_bits = 1, .channel = &ch,
