@@ -1,5 +1,5 @@
 /* initdata (io.katacontainers.config.hypervisor.cc_init_data) for the sandbox: validated
- * by hypervisor/initdata (size bounds, decompression-bomb guard, version, algorithm), written
+ * by measure/initdata (size bounds, decompression-bomb guard, version, algorithm), written
  * as a read-only disk image into the state dir; its digest is bound into the TEE (SNP
  * host-data / TDX mrconfigid) by the VM launch. Bad input is InvalidArgument. */
 #include <errno.h>
@@ -8,7 +8,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
-#include "hypervisor/initdata.h"
+#include "measure/initdata.h"
 #include "shim/sandbox_extras.h"
 #include "shim/shim.h"
 

@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "hypervisor/measure_bytes.h"
+#include "measure/measure_bytes.h"
 #include "measure_testutil.h"
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)

@@ -10,8 +10,8 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
-#include "hypervisor/initdata.h"
-#include "hypervisor/measure_bytes.h"
+#include "measure/initdata.h"
+#include "measure/measure_bytes.h"
 #include "measure_testutil.h"
 
 VEIL_DEFINE_CLEANUP(struct veil_initdata, veil_initdata_free)

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 
 #include "hypervisor/argvec.h"
-#include "hypervisor/initdata.h"
+#include "measure/initdata.h"
 #include "hypervisor/qemu_argv.h"
 #include "measure_testutil.h"
 

@@ -9,11 +9,11 @@
 
 #include <errno.h>
 
-#include "hypervisor/measure.h"
-#include "hypervisor/measure_bytes.h"
-#include "hypervisor/ovmf.h"
-#include "hypervisor/sev_hashes.h"
-#include "hypervisor/tdvf.h"
+#include "measure/measure.h"
+#include "measure/measure_bytes.h"
+#include "measure/ovmf.h"
+#include "measure/sev_hashes.h"
+#include "measure/tdvf.h"
 #include "measure_testutil.h"
 
 enum { SIZE = 524288, ASEV_OFF = 0x600, TDVF_OFF = 0x900 };

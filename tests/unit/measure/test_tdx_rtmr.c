@@ -10,9 +10,9 @@
 
 #include <errno.h>
 
-#include "hypervisor/measure.h"
-#include "hypervisor/measure_bytes.h"
-#include "hypervisor/measure_tdx.h"
+#include "measure/measure.h"
+#include "measure/measure_bytes.h"
+#include "measure/measure_tdx.h"
 #include "measure_testutil.h"
 
 static char *tmp;

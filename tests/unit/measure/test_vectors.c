@@ -10,10 +10,10 @@
 #include <errno.h>
 #include <jansson.h>
 
-#include "hypervisor/measure.h"
-#include "hypervisor/measure_launch.h"
-#include "hypervisor/measure_bytes.h"
-#include "hypervisor/vmsa.h"
+#include "measure/measure.h"
+#include "measure/measure_launch.h"
+#include "measure/measure_bytes.h"
+#include "measure/vmsa.h"
 #include "measure_testutil.h"
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)

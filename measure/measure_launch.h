@@ -1,11 +1,11 @@
 /* Launch measurement of a VM spec (what the shim records as measurement.json). */
-#ifndef VEIL_HYPERVISOR_MEASURE_LAUNCH_H
-#define VEIL_HYPERVISOR_MEASURE_LAUNCH_H
+#ifndef VEIL_MEASURE_MEASURE_LAUNCH_H
+#define VEIL_MEASURE_MEASURE_LAUNCH_H
 
 #include <jansson.h>
 
 #include "common/error.h"
-#include "hypervisor/measure.h"
+#include "measure/measure.h"
 #include "hypervisor/vm.h"
 
 /* Like veil_measure_for_launch, for a full VM spec: vcpus, extra kernel parameters (they are

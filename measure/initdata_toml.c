@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
-#include "hypervisor/initdata.h"
+#include "measure/initdata.h"
 
 enum table { TOP, DATA, OTHER };
 

@@ -1,5 +1,5 @@
 /* initdata: annotation decoding, digest, hardware binding, disk image (see initdata.h). */
-#include "hypervisor/initdata.h"
+#include "measure/initdata.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
-#include "hypervisor/measure_bytes.h"
+#include "measure/measure_bytes.h"
 
 VEIL_DEFINE_CLEANUP(struct veil_initdata, veil_initdata_free)
 

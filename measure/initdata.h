@@ -4,8 +4,8 @@
  * (SNP host-data, TDX mrconfigid) and the disk image the guest reads it from.
  * Everything here is untrusted input: sizes are bounded, gzip is inflated in a stream with
  * an output cap, and bad input is an EINVAL error naming what is wrong. */
-#ifndef VEIL_HYPERVISOR_INITDATA_H
-#define VEIL_HYPERVISOR_INITDATA_H
+#ifndef VEIL_MEASURE_INITDATA_H
+#define VEIL_MEASURE_INITDATA_H
 
 #include <stddef.h>
 #include <stdint.h>
