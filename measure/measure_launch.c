@@ -14,10 +14,9 @@
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "hypervisor/firmware.h"
-#include "hypervisor/host_probe.h"
+#include "hypervisor/qemu_argv.h"
 #include "measure/measure_bytes.h"
 #include "measure/measure_launch.h"
-#include "hypervisor/qemu_argv.h"
 #include "measure/vmsa.h"
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)

@@ -5,8 +5,8 @@
 #include <jansson.h>
 
 #include "common/error.h"
-#include "measure/measure.h"
 #include "hypervisor/vm.h"
+#include "measure/measure.h"
 
 /* Like veil_measure_for_launch, for a full VM spec: vcpus, extra kernel parameters (they are
  * part of the measured command line) and the initdata digest are taken from the spec.

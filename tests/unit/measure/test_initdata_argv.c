@@ -12,8 +12,8 @@
 #include <stdbool.h>
 
 #include "hypervisor/argvec.h"
-#include "measure/initdata.h"
 #include "hypervisor/qemu_argv.h"
+#include "measure/initdata.h"
 #include "measure_testutil.h"
 
 VEIL_DEFINE_CLEANUP(struct veil_config, veil_config_free)

@@ -11,8 +11,8 @@
 #include <jansson.h>
 
 #include "measure/measure.h"
-#include "measure/measure_launch.h"
 #include "measure/measure_bytes.h"
+#include "measure/measure_launch.h"
 #include "measure/vmsa.h"
 #include "measure_testutil.h"
 
