@@ -80,7 +80,7 @@ struct agent {
   char **sandbox_mounts;
   size_t n_sandbox_mounts;
   struct agent_policy policy;
-  char *initdata_digest;        /* "sha256:<hex>" or NULL */
+  char *initdata_digest;        /* "initdata-digest=<alg>:<hex>" (common/initdata.h) or NULL */
   /* Set by DestroySandbox; main powers the VM off when it sees it (PID 1 only). */
   volatile bool shutdown_requested;
   void (*on_shutdown)(struct agent *a);
