@@ -22,7 +22,6 @@
 #define AGENT_MAX_COPY_FILE_SIZE (256ull * 1024 * 1024)
 #define AGENT_COPY_FILE_ROOT "/run/kata-containers"
 #define AGENT_MAX_CONTAINERS 1024
-#define AGENT_MAX_ID_LEN 128
 
 struct agent_config {
   const char *runtime;      /* OCI runtime binary (crun or runc) */
@@ -96,9 +95,6 @@ struct agent_process *agent_find_process(struct agent_container *c, const char *
 /* Look up container + process, with NotFound errors. Caller holds a->lock. */
 struct agent_process *agent_lookup_process(struct agent *a, const char *cid, const char *exec_id,
                                            struct agent_container **out_c, veil_error_t *err);
-
-/* A valid container / exec id: [A-Za-z0-9][A-Za-z0-9_.-]*, at most AGENT_MAX_ID_LEN. */
-int agent_check_id(const char *what, const char *id, veil_error_t *err);
 
 /* Called by the reaper thread when a tracked pid exits. */
 void agent_process_exited(struct agent *a, pid_t pid, int wait_status);
