@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "common/guest_paths.h"
 #include "agent/policy.h"
 
 #define AGENT_VERSION "0.1.0"
@@ -20,7 +21,6 @@
 #define AGENT_MAX_READ_LEN (1u * 1024 * 1024)     /* ReadStdout/ReadStderr len cap */
 #define AGENT_DEFAULT_READ_LEN (32u * 1024)       /* len 0 means this */
 #define AGENT_MAX_COPY_FILE_SIZE (256ull * 1024 * 1024)
-#define AGENT_COPY_FILE_ROOT "/run/kata-containers"
 #define AGENT_MAX_CONTAINERS 1024
 
 struct agent_config {

@@ -9,9 +9,10 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include "common/error.h"
+#include "common/guest_paths.h"
 #include "oci.pb-c.h"
 
-#define GUEST_SHARED_DIR "/run/kata-containers/shared/containers"
+#define GUEST_SHARED_DIR VEIL_GUEST_SHARED_DIR
 
 /* A host path the shim must bind-mount into the share as <share dir>/<name>. */
 struct spec_share {

@@ -11,6 +11,7 @@
 #include "agent.pb-c.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "common/guest_paths.h"
 #include "common/log.h"
 #include "github.com/containerd/containerd/api/events/task.pb-c.h"
 #include "shim/bundle.h"
@@ -134,7 +135,7 @@ static Grpc__Storage *guest_pull_storage(const char *cid, const json_t *spec, bo
     opt = NULL;
   free(meta_text);
   char mp[PATH_MAX];
-  snprintf(mp, sizeof(mp), "/run/kata-containers/%s/rootfs", cid);
+  snprintf(mp, sizeof(mp), "%s/%s/rootfs", VEIL_GUEST_CONTAINER_BASE, cid);
   st->driver = strdup("image_guest_pull");
   st->source = strdup(image ? image : (sandbox ? "pause" : ""));
   st->fstype = strdup("overlay");
@@ -214,7 +215,7 @@ int shim_task_create(struct shim *s, const Containerd__Task__V2__CreateTaskReque
   if (shared)
     snprintf(guest_rootfs, sizeof(guest_rootfs), "%s/%s/rootfs", GUEST_SHARED_DIR, req->id);
   else
-    snprintf(guest_rootfs, sizeof(guest_rootfs), "/run/kata-containers/%s/rootfs", req->id);
+    snprintf(guest_rootfs, sizeof(guest_rootfs), "%s/%s/rootfs", VEIL_GUEST_CONTAINER_BASE, req->id);
   if (shim_spec_build(spec, req->id, guest_rootfs, shared, &sr, err) < 0) {
     (*err)->grpc_code = VEIL_GRPC_INVALID_ARGUMENT;
     goto fail;
