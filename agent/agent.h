@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "common/guest_paths.h"
 #include "agent/policy.h"
 
 #define AGENT_VERSION "0.1.0"
@@ -20,9 +21,7 @@
 #define AGENT_MAX_READ_LEN (1u * 1024 * 1024)     /* ReadStdout/ReadStderr len cap */
 #define AGENT_DEFAULT_READ_LEN (32u * 1024)       /* len 0 means this */
 #define AGENT_MAX_COPY_FILE_SIZE (256ull * 1024 * 1024)
-#define AGENT_COPY_FILE_ROOT "/run/kata-containers"
 #define AGENT_MAX_CONTAINERS 1024
-#define AGENT_MAX_ID_LEN 128
 /* Network RPCs (docs/agent.md): entries per request and the length of free-text fields
  * (Interface.device/devicePath/type) the agent accepts. */
 #define AGENT_NET_MAX_ADDRS 64       /* UpdateInterface IPAddresses */
@@ -99,7 +98,7 @@ struct agent {
   char **sandbox_mounts;
   size_t n_sandbox_mounts;
   struct agent_policy policy;
-  char *initdata_digest;        /* "sha256:<hex>" or NULL */
+  char *initdata_digest;        /* "initdata-digest=<alg>:<hex>" (common/initdata.h) or NULL */
   /* Set by DestroySandbox; main powers the VM off when it sees it (PID 1 only). */
   volatile bool shutdown_requested;
   void (*on_shutdown)(struct agent *a);
@@ -115,9 +114,6 @@ struct agent_process *agent_find_process(struct agent_container *c, const char *
 /* Look up container + process, with NotFound errors. Caller holds a->lock. */
 struct agent_process *agent_lookup_process(struct agent *a, const char *cid, const char *exec_id,
                                            struct agent_container **out_c, veil_error_t *err);
-
-/* A valid container / exec id: [A-Za-z0-9][A-Za-z0-9_.-]*, at most AGENT_MAX_ID_LEN. */
-int agent_check_id(const char *what, const char *id, veil_error_t *err);
 
 /* Called by the reaper thread when a tracked pid exits. */
 void agent_process_exited(struct agent *a, pid_t pid, int wait_status);

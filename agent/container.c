@@ -1,5 +1,4 @@
 /* Container and process lifecycle on top of the OCI runtime (ops.h). */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +16,7 @@
 #include "agent/storage.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "common/id.h"
 #include "common/log.h"
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)
@@ -92,24 +92,6 @@ void agent_fini(struct agent *a)
   pthread_mutex_destroy(&a->ops_lock);
   pthread_mutex_destroy(&a->net_lock);
   pthread_cond_destroy(&a->cond);
-}
-
-int agent_check_id(const char *what, const char *id, veil_error_t *err)
-{
-  size_t n = id ? strlen(id) : 0;
-  if (n == 0)
-    return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "%s is empty", what);
-  if (n > AGENT_MAX_ID_LEN)
-    return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "%s is longer than %d bytes", what,
-                           AGENT_MAX_ID_LEN);
-  if (!isalnum((unsigned char)id[0]))
-    return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT,
-                           "%s `%s` must start with a letter or digit", what, id);
-  for (size_t i = 0; i < n; i++)
-    if (!isalnum((unsigned char)id[i]) && !strchr("_.-", id[i]))
-      return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT,
-                             "%s `%s` may only contain letters, digits, `_`, `.` and `-`", what, id);
-  return 0;
 }
 
 struct agent_container *agent_find_container(struct agent *a, const char *id)
@@ -333,7 +315,7 @@ static int do_create(struct agent *a, struct agent_container *c,
 
 int agent_create_container(struct agent *a, const Grpc__CreateContainerRequest *r, veil_error_t *err)
 {
-  if (agent_check_id("container_id", r->container_id, err) < 0)
+  if (veil_id_check("container_id", r->container_id, err) < 0)
     return -1;
   if (r->exec_id && *r->exec_id && strcmp(r->exec_id, r->container_id) != 0)
     return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT,
@@ -516,7 +498,7 @@ void agent_remove_all_containers(struct agent *a)
 
 int agent_exec_process(struct agent *a, const Grpc__ExecProcessRequest *r, veil_error_t *err)
 {
-  if (agent_check_id("exec_id", r->exec_id, err) < 0)
+  if (veil_id_check("exec_id", r->exec_id, err) < 0)
     return -1;
   if (!r->process)
     return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "ExecProcess without a process");

@@ -129,9 +129,9 @@ static int run(int argc, char **argv, veil_error_t *err)
 
   struct agent_config cfg = {
     .runtime = o.runtime ? o.runtime : default_runtime(),
-    .state_dir = o.state_dir ? o.state_dir : "/run/kata-containers",
+    .state_dir = o.state_dir ? o.state_dir : VEIL_GUEST_CONTAINER_BASE,
     .runtime_root = o.runtime_root ? o.runtime_root : "/run/veil-agent/runtime",
-    .copy_root = o.copy_root ? o.copy_root : AGENT_COPY_FILE_ROOT,
+    .copy_root = o.copy_root ? o.copy_root : VEIL_GUEST_COPY_FILE_ROOT,
     .pid1 = pid1,
     .no_pivot = o.no_pivot || (pid1 && guest_root_is_initramfs()),
     .mount_storages = true,

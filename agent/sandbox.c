@@ -142,8 +142,7 @@ int agent_guest_details(struct agent *a, const Grpc__GuestDetailsRequest *r,
   pthread_mutex_lock(&a->lock);
   if (a->initdata_digest) {
     d->extra_features = calloc(1, sizeof(char *));
-    if (d->extra_features && asprintf(&d->extra_features[0], "initdata-digest=%s",
-                                      a->initdata_digest) > 0)
+    if (d->extra_features && (d->extra_features[0] = strdup(a->initdata_digest)))
       d->n_extra_features = 1;
   }
   pthread_mutex_unlock(&a->lock);

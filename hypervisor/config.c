@@ -52,6 +52,19 @@ bool veil_profile_is_tee(enum veil_profile p)
   return p != VEIL_PROFILE_DEV;
 }
 
+bool veil_profile_tee(enum veil_profile p, enum veil_tee *out)
+{
+  switch (p) {
+  case VEIL_PROFILE_SEV: *out = VEIL_TEE_SEV; return true;
+  case VEIL_PROFILE_SEV_ES: *out = VEIL_TEE_SEV_ES; return true;
+  case VEIL_PROFILE_SNP: *out = VEIL_TEE_SNP; return true;
+  case VEIL_PROFILE_TDX: *out = VEIL_TEE_TDX; return true;
+  case VEIL_PROFILE_SE: *out = VEIL_TEE_SE; return true;
+  case VEIL_PROFILE_DEV: break;
+  }
+  return false;
+}
+
 void veil_config_free(struct veil_config *c)
 {
   if (c == NULL)

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/base64.h"
 #include "common/cleanup.h"
 
 /* Write s with XML escaping. */
@@ -77,11 +76,11 @@ static void cpu_section(FILE *f, const struct veil_config *c)
   fprintf(f, "</model>\n  </cpu>\n");
 }
 
-static void launch_security(FILE *f, const struct veil_qemu_plan *p)
+/* bound: the initdata digest as the TEE binds it (veil_vm_initdata_binding), or NULL */
+static void launch_security(FILE *f, const struct veil_qemu_plan *p, const char *bound)
 {
   const struct veil_vm_spec *s = p->spec;
   const struct veil_config *c = s->config;
-  bool digest = s->initdata_digest && s->initdata_digest_len > 0;
   switch (c->profile) {
   case VEIL_PROFILE_DEV:
     return;
@@ -102,23 +101,15 @@ static void launch_security(FILE *f, const struct veil_qemu_plan *p)
       elem(f, "    ", "idBlock", p->id_block_b64);
     if (p->id_auth_b64)
       elem(f, "    ", "idAuth", p->id_auth_b64);
-    if (digest) {
-      unsigned char buf[32] = { 0 };
-      memcpy(buf, s->initdata_digest, s->initdata_digest_len < 32 ? s->initdata_digest_len : 32);
-      cleanup_free char *b = veil_base64_encode(buf, 32);
-      elem(f, "    ", "hostData", b ? b : "");
-    }
+    if (bound)
+      elem(f, "    ", "hostData", bound);
     fprintf(f, "  </launchSecurity>\n");
     return;
   }
   case VEIL_PROFILE_TDX: {
     fprintf(f, "  <launchSecurity type='tdx'>\n");
-    if (digest) {
-      unsigned char buf[48] = { 0 };
-      memcpy(buf, s->initdata_digest, s->initdata_digest_len < 48 ? s->initdata_digest_len : 48);
-      cleanup_free char *b = veil_base64_encode(buf, 48);
-      elem(f, "    ", "mrConfigId", b ? b : "");
-    }
+    if (bound)
+      elem(f, "    ", "mrConfigId", bound);
     if (strncmp(c->quote_generation_socket, "unix:", 5) == 0) {
       fprintf(f, "    <quoteGenerationService path='");
       esc(f, c->quote_generation_socket + 5);
@@ -248,10 +239,9 @@ int veil_libvirt_domain_xml(const struct veil_qemu_plan *p, char **xml, veil_err
     return veil_error_make(err, EINVAL, "at most 26 disks with the libvirt backend");
   if (s->n_shares > 0 && strcmp(c->shared_fs, "9p") != 0)
     return veil_error_make(err, EINVAL, "shares requested but shared_fs = \"%s\"", c->shared_fs);
-  if (s->initdata_digest_len > 0 && (c->profile == VEIL_PROFILE_SEV || c->profile == VEIL_PROFILE_SEV_ES ||
-                                     c->profile == VEIL_PROFILE_SE))
-    return veil_error_make(err, ENOTSUP, "profile %s cannot bind an initdata digest",
-                           veil_profile_name(c->profile));
+  cleanup_free char *bound = NULL;
+  if (veil_vm_initdata_binding(s, &bound, err) < 0)
+    return -1;
   unsigned vcpus = s->vcpus ? s->vcpus : c->vcpus;
   unsigned mem = s->memory_mb ? s->memory_mb : c->memory_mb;
   char *buf = NULL;
@@ -271,7 +261,7 @@ int veil_libvirt_domain_xml(const struct veil_qemu_plan *p, char **xml, veil_err
   fprintf(f, "  <clock offset='utc'/>\n  <on_poweroff>destroy</on_poweroff>\n"
              "  <on_reboot>destroy</on_reboot>\n  <on_crash>destroy</on_crash>\n");
   devices(f, p);
-  launch_security(f, p);
+  launch_security(f, p, bound);
   /* run QEMU as the configured user, else root with libvirt's capability clearing: the run dir
    * (0700) holds the agent socket */
   fprintf(f, "  <seclabel type='static' model='dac' relabel='no'>\n    <label>%s</label>\n  </seclabel>\n",

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/base64.h"
 #include "common/cleanup.h"
+#include "common/initdata.h"
 #include "hypervisor/argvec.h"
 
 #define SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
@@ -21,13 +21,17 @@ char *veil_vm_cmdline(const struct veil_vm_spec *spec)
   return s;
 }
 
-/* Bind a digest into a fixed-size field: zero-pad or truncate (as Kata does). */
-static char *digest_field_b64(const struct veil_vm_spec *spec, size_t size)
+int veil_vm_initdata_binding(const struct veil_vm_spec *spec, char **b64, veil_error_t *err)
 {
-  unsigned char buf[64] = { 0 };
-  size_t n = spec->initdata_digest_len < size ? spec->initdata_digest_len : size;
-  memcpy(buf, spec->initdata_digest, n);
-  return veil_base64_encode(buf, size);
+  enum veil_tee tee;
+  uint8_t field[VEIL_INITDATA_MAX_DIGEST];
+  size_t len;
+  *b64 = NULL;
+  if (!spec->initdata_digest || spec->initdata_digest_len == 0 ||
+      !veil_profile_tee(spec->config->profile, &tee))
+    return 0;
+  return veil_initdata_binding(tee, spec->initdata_digest, spec->initdata_digest_len, field, &len,
+                               b64, err);
 }
 
 static bool is_s390x(const struct veil_config *c)
@@ -125,7 +129,9 @@ static int push_tee_object(struct veil_argvec *a, const struct veil_qemu_plan *p
 {
   const struct veil_vm_spec *s = p->spec;
   const struct veil_config *c = s->config;
-  bool digest = s->initdata_digest && s->initdata_digest_len > 0;
+  cleanup_free char *bound = NULL; /* SNP host-data / TDX mrconfigid */
+  if (veil_vm_initdata_binding(s, &bound, err) < 0)
+    return -1;
   switch (c->profile) {
   case VEIL_PROFILE_DEV:
     return 0;
@@ -134,14 +140,9 @@ static int push_tee_object(struct veil_argvec *a, const struct veil_qemu_plan *p
     veil_argvec_push(a, "-object");
     veil_argvec_pushf(a, "sev-guest,id=sev0,cbitpos=%u,reduced-phys-bits=%u,policy=0x%llx%s", p->cbitpos,
                       p->reduced_phys_bits, c->policy, c->kernel_hashes ? ",kernel-hashes=on" : "");
-    if (digest)
-      return veil_error_make(err, ENOTSUP, "profile %s cannot bind an initdata digest (no host-data "
-                             "field in SEV/SEV-ES): use snp or tdx", veil_profile_name(c->profile));
     return 0;
   case VEIL_PROFILE_SNP: {
-    cleanup_free char *hd = digest ? digest_field_b64(s, 32) : NULL;
-    if (digest && hd == NULL)
-      return veil_error_make(err, ENOMEM, "out of memory");
+    const char *hd = bound;
     veil_argvec_push(a, "-object");
     veil_argvec_pushf(a, "sev-snp-guest,id=sev0,cbitpos=%u,reduced-phys-bits=%u,policy=0x%llx%s%s%s%s%s%s%s%s",
                       p->cbitpos, p->reduced_phys_bits, c->policy, c->kernel_hashes ? ",kernel-hashes=on" : "",
@@ -152,7 +153,7 @@ static int push_tee_object(struct veil_argvec *a, const struct veil_qemu_plan *p
     return 0;
   }
   case VEIL_PROFILE_TDX: {
-    cleanup_free char *mr = digest ? digest_field_b64(s, 48) : NULL;
+    const char *mr = bound;
     cleanup_free char *qgs = NULL;
     const char *q = c->quote_generation_socket;
     unsigned cid, port;
@@ -168,7 +169,7 @@ static int push_tee_object(struct veil_argvec *a, const struct veil_qemu_plan *p
     } else {
       qgs = strdup("");
     }
-    if (qgs == NULL || (digest && mr == NULL))
+    if (qgs == NULL)
       return veil_error_make(err, ENOMEM, "out of memory");
     /* JSON form: the nested quote-generation-socket is not expressible in key=value syntax */
     veil_argvec_push(a, "-object");
@@ -179,9 +180,6 @@ static int push_tee_object(struct veil_argvec *a, const struct veil_qemu_plan *p
   case VEIL_PROFILE_SE:
     veil_argvec_push(a, "-object");
     veil_argvec_push(a, "s390-pv-guest,id=pv0");
-    if (digest)
-      return veil_error_make(err, ENOTSUP, "profile se cannot bind an initdata digest (QEMU's "
-                             "s390-pv-guest has no such field)");
     return 0;
   }
   return 0;

@@ -17,6 +17,7 @@
 #include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "common/id.h"
 #include "common/log.h"
 #include "common/pidfile.h"
 #include "hypervisor/host_probe.h"
@@ -173,10 +174,8 @@ static int check_spec(const struct veil_vm_spec *spec, veil_error_t *err)
 {
   if (spec == NULL || spec->config == NULL)
     return veil_error_make(err, EINVAL, "VM spec without a config");
-  const char *id = spec->id;
-  if (id == NULL || id[0] == '\0' || strlen(id) > 128 || strpbrk(id, "/,: ") || id[0] == '.')
-    return veil_error_make(err, EINVAL, "VM id `%s` must be 1-128 characters without / , : or space",
-                           id ? id : "(null)");
+  if (veil_id_check("VM id", spec->id, err) < 0)
+    return -1;
   if (spec->initdata_digest_len > 64)
     return veil_error_make(err, EINVAL, "initdata digest of %zu bytes (at most 64)", spec->initdata_digest_len);
   return 0;

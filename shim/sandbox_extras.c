@@ -9,7 +9,7 @@
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/log.h"
-#include "hypervisor/measure_launch.h"
+#include "measure/measure_launch.h"
 #include "shim/bundle.h"
 #include "shim/shim.h"
 

@@ -12,9 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "common/error.h"
+#include "common/guest_paths.h"
 #include "oci.pb-c.h"
 
-#define GUEST_SHARED_DIR "/run/kata-containers/shared/containers"
+#define GUEST_SHARED_DIR VEIL_GUEST_SHARED_DIR
 
 /* A host path the shim must bind-mount into the share as <share dir>/<name>. */
 struct spec_share {
@@ -42,7 +43,7 @@ struct spec_guest {
 };
 
 /* The guest path of the pod-wide /dev/shm (kata: kataGuestSandboxDir()/shm). */
-#define GUEST_SANDBOX_SHM "/run/kata-containers/sandbox/shm"
+#define GUEST_SANDBOX_SHM VEIL_GUEST_SANDBOX_SHM
 /* kata's DefaultShmSize: a /dev/shm that is not a bind of a sized tmpfs. */
 #define SANDBOX_SHM_DEFAULT_SIZE (65536ull * 1024)
 

@@ -12,6 +12,7 @@
 
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "common/id.h"
 #include "common/log.h"
 #include "common/mountinfo.h"
 #include "common/sha256.h"
@@ -37,20 +38,10 @@ static const char *state_root(void)
   return scoped_root;
 }
 
-static int id_is_safe(const char *id)
-{
-  if (id[0] == '\0' || strlen(id) > 128 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-    return 0;
-  for (const char *p = id; *p; p++)
-    if (*p == '/')
-      return 0;
-  return 1;
-}
-
 int shim_state_dir_path(const char *id, char *out, size_t len, veil_error_t *err)
 {
-  if (!id_is_safe(id))
-    return veil_error_make(err, EINVAL, "invalid sandbox id `%s`", id);
+  if (veil_id_check("sandbox id", id, err) < 0)
+    return -1;
   int n = snprintf(out, len, "%s/%s", state_root(), id);
   if (n < 0 || (size_t)n >= len)
     return veil_error_make(err, ENAMETOOLONG, "state dir path too long");

@@ -11,6 +11,7 @@
 #include "agent.pb-c.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "common/guest_paths.h"
 #include "common/log.h"
 #include "github.com/containerd/containerd/api/events/task.pb-c.h"
 #include "shim/bundle.h"
@@ -156,7 +157,7 @@ static Grpc__Storage *guest_pull_storage(const char *cid, const json_t *spec, bo
   char *opt = NULL, *mp = NULL;
   if (asprintf(&opt, "image_guest_pull=%s", pull_text) < 0)
     opt = NULL;
-  if (asprintf(&mp, "/run/kata-containers/%s/rootfs", cid) < 0)
+  if (asprintf(&mp, "%s/%s/rootfs", VEIL_GUEST_CONTAINER_BASE, cid) < 0)
     mp = NULL;
   st->driver = strdup("image_guest_pull");
   st->source = strdup(image);
@@ -292,7 +293,7 @@ static int prepare_host_rootfs(struct shim *s, struct shim_container *c,
   if (shared && !virtual_volume)
     snprintf(guest_rootfs, sizeof(guest_rootfs), "%s/%s/rootfs", GUEST_SHARED_DIR, req->id);
   else
-    snprintf(guest_rootfs, sizeof(guest_rootfs), "/run/kata-containers/%s/rootfs", req->id);
+    snprintf(guest_rootfs, sizeof(guest_rootfs), "%s/%s/rootfs", VEIL_GUEST_CONTAINER_BASE, req->id);
   struct spec_guest guest = {guest_rootfs, shared, s->sandbox.shm_size};
   if (shim_spec_build(spec, req->id, &guest, sr, err) < 0)
     return veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "config.json");

@@ -26,6 +26,7 @@
 #include "agent/storage.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "common/initdata.h"
 
 static char *golden_path(const char *name)
 {
@@ -269,6 +270,8 @@ static unsigned char *make_initdata(const char *data, size_t *len)
   return img;
 }
 
+/* What the agent reports for an image the host wrote: the digest of the TOML as read back by
+ * the shared contract (common/initdata.h), in the GetGuestDetails feature form. */
 static void test_initdata_digest(void **state)
 {
   (void)state;
@@ -278,15 +281,15 @@ static void test_initdata_digest(void **state)
   size_t len;
   unsigned char *img = make_initdata(toml, &len);
   veil_error_t err = NULL;
-  char *t = NULL;
-  size_t tl = 0;
-  char *d = initdata_digest_image(img, len, &t, &tl, &err);
-  assert_non_null(d);
-  assert_string_equal(d, "sha256:ec432606698641f33d970e8ba0655ec98ee420d10078c18ba13c18c0753d4f5c");
-  assert_int_equal(tl, strlen(toml));
-  assert_memory_equal(t, toml, tl);
-  free(d);
-  free(t);
+  struct veil_initdata *d = NULL;
+  if (veil_initdata_from_image(img, len, &d, &err) < 0)
+    fail_msg("%s", err->msg);
+  char *f = veil_initdata_digest_feature(d->algorithm, d->digest, d->digest_len);
+  assert_string_equal(f, "initdata-digest=sha256:ec432606698641f33d970e8ba0655ec98ee420d10078c18ba13c18c0753d4f5c");
+  assert_int_equal(d->toml_len, strlen(toml));
+  assert_memory_equal(d->toml, toml, d->toml_len);
+  free(f);
+  veil_initdata_free(d);
   free(img);
 }
 
@@ -294,24 +297,27 @@ static void test_initdata_rejects_bad_images(void **state)
 {
   (void)state;
   veil_error_t err = NULL;
+  struct veil_initdata *d = NULL;
   size_t len;
-  unsigned char *img = make_initdata("algorithm = \"md5\"\n", &len);
-  assert_null(initdata_digest_image(img, len, NULL, NULL, &err));
+  unsigned char *img = make_initdata("version = \"0.1.0\"\nalgorithm = \"md5\"\n", &len);
+  assert_int_equal(veil_initdata_from_image(img, len, &d, &err), -1);
   assert_non_null(strstr(err->msg, "md5"));
   veil_error_release(&err);
   free(img);
   img = make_initdata("version = \"0.1.0\"\n", &len);
-  assert_null(initdata_digest_image(img, len, NULL, NULL, &err));
+  assert_int_equal(veil_initdata_from_image(img, len, &d, &err), -1);
   assert_non_null(strstr(err->msg, "algorithm"));
   veil_error_release(&err);
   /* a length larger than the image */
   img[8] = 0xff, img[9] = 0xff, img[10] = 0x0f;
-  assert_null(initdata_digest_image(img, len, NULL, NULL, &err));
+  assert_int_equal(veil_initdata_from_image(img, len, &d, &err), -1);
   veil_error_release(&err);
   /* wrong magic */
   img[0] = 'X';
-  assert_null(initdata_digest_image(img, len, NULL, NULL, &err));
+  assert_int_equal(veil_initdata_from_image(img, len, &d, &err), -1);
+  assert_non_null(strstr(err->msg, "magic"));
   veil_error_release(&err);
+  assert_null(d);
   free(img);
 }
 

@@ -1,7 +1,7 @@
 /* The expected measurement of the VM the shim launches for a config (see measure.h). The
  * inputs are taken from exactly what the QEMU backend uses: the same firmware selection,
  * kernel/initrd, command line (veil_vm_cmdline), vCPU count and model, guest features. */
-#include "hypervisor/measure.h"
+#include "measure/measure.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,11 +14,10 @@
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "hypervisor/firmware.h"
-#include "hypervisor/host_probe.h"
-#include "hypervisor/measure_bytes.h"
-#include "hypervisor/measure_launch.h"
 #include "hypervisor/qemu_argv.h"
-#include "hypervisor/vmsa.h"
+#include "measure/measure_bytes.h"
+#include "measure/measure_launch.h"
+#include "measure/vmsa.h"
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)
 

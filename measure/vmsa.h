@@ -1,7 +1,7 @@
 /* Initial SEV-ES/SEV-SNP VMSA (VMCB save area) of a vCPU as QEMU/KVM create it, and the
  * vCPU signature of QEMU's AMD CPU models (sev-snp-measure vmsa.py, vcpu_types.py). */
-#ifndef VEIL_HYPERVISOR_VMSA_H
-#define VEIL_HYPERVISOR_VMSA_H
+#ifndef VEIL_MEASURE_VMSA_H
+#define VEIL_MEASURE_VMSA_H
 
 #include <stddef.h>
 #include <stdint.h>

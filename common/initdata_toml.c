@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
-#include "hypervisor/initdata.h"
+#include "common/initdata.h"
 
 enum table { TOP, DATA, OTHER };
 

@@ -7,8 +7,8 @@
 
 #include <openssl/evp.h>
 
-#include "hypervisor/measure_bytes.h"
-#include "hypervisor/measure_tdx.h"
+#include "measure/measure_bytes.h"
+#include "measure/measure_tdx.h"
 
 struct range {
   size_t off, size;

@@ -1,15 +1,15 @@
 /* TDVF metadata (Intel TDX firmware): the "TDVF" descriptor found through the OVMF footer
  * table, and MRTD computed from it. Validation follows virtee/tdx-measure's tdvf.rs plus
  * bounds checks on every section (firmware files are user input). */
-#ifndef VEIL_HYPERVISOR_TDVF_H
-#define VEIL_HYPERVISOR_TDVF_H
+#ifndef VEIL_MEASURE_TDVF_H
+#define VEIL_MEASURE_TDVF_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
-#include "hypervisor/ovmf.h"
+#include "measure/ovmf.h"
 
 enum {
   VEIL_TDVF_ATTR_MR_EXTEND = 1u << 0,

@@ -1,6 +1,6 @@
 /* Little-endian field access and hex output shared by the measurement code. */
-#ifndef VEIL_HYPERVISOR_MEASURE_BYTES_H
-#define VEIL_HYPERVISOR_MEASURE_BYTES_H
+#ifndef VEIL_MEASURE_MEASURE_BYTES_H
+#define VEIL_MEASURE_MEASURE_BYTES_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* SEV hashes table (see sev_hashes.h). */
-#include "hypervisor/sev_hashes.h"
+#include "measure/sev_hashes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 
 #include "common/cleanup.h"
-#include "hypervisor/measure_bytes.h"
+#include "measure/measure_bytes.h"
 
 static const uint8_t guid_table[16] = { /* 9438d606-4f22-4cc9-b479-a793d411fd21 */
   0x06, 0xd6, 0x38, 0x94, 0x22, 0x4f, 0xc9, 0x4c, 0xb4, 0x79, 0xa7, 0x93, 0xd4, 0x11, 0xfd, 0x21 };

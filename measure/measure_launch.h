@@ -1,12 +1,12 @@
 /* Launch measurement of a VM spec (what the shim records as measurement.json). */
-#ifndef VEIL_HYPERVISOR_MEASURE_LAUNCH_H
-#define VEIL_HYPERVISOR_MEASURE_LAUNCH_H
+#ifndef VEIL_MEASURE_MEASURE_LAUNCH_H
+#define VEIL_MEASURE_MEASURE_LAUNCH_H
 
 #include <jansson.h>
 
 #include "common/error.h"
-#include "hypervisor/measure.h"
 #include "hypervisor/vm.h"
+#include "measure/measure.h"
 
 /* Like veil_measure_for_launch, for a full VM spec: vcpus, extra kernel parameters (they are
  * part of the measured command line) and the initdata digest are taken from the spec.

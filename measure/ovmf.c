@@ -1,12 +1,12 @@
 /* OVMF footer GUID table and SEV metadata parser (see ovmf.h). */
-#include "hypervisor/ovmf.h"
+#include "measure/ovmf.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hypervisor/measure_bytes.h"
+#include "measure/measure_bytes.h"
 
 const uint8_t veil_guid_ovmf_footer[16] = { /* 96b582de-1fb2-45f7-baea-a366c55a082d */
   0xde, 0x82, 0xb5, 0x96, 0xb2, 0x1f, 0xf7, 0x45, 0xba, 0xea, 0xa3, 0x66, 0xc5, 0x5a, 0x08, 0x2d };

@@ -1,5 +1,5 @@
 /* TDVF descriptor parser and MRTD (see tdvf.h). */
-#include "hypervisor/tdvf.h"
+#include "measure/tdvf.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -8,7 +8,7 @@
 
 #include <openssl/evp.h>
 
-#include "hypervisor/measure_bytes.h"
+#include "measure/measure_bytes.h"
 
 enum {
   PAGE = 4096,

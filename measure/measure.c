@@ -1,5 +1,5 @@
 /* Launch measurements per mode (see measure.h). */
-#include "hypervisor/measure.h"
+#include "measure/measure.h"
 
 #include <errno.h>
 #include <string.h>
@@ -8,12 +8,12 @@
 
 #include "common/cleanup.h"
 #include "common/fileutil.h"
-#include "hypervisor/measure_tdx.h"
-#include "hypervisor/ovmf.h"
-#include "hypervisor/sev_hashes.h"
-#include "hypervisor/snp_gctx.h"
-#include "hypervisor/tdvf.h"
-#include "hypervisor/vmsa.h"
+#include "measure/measure_tdx.h"
+#include "measure/ovmf.h"
+#include "measure/sev_hashes.h"
+#include "measure/snp_gctx.h"
+#include "measure/tdvf.h"
+#include "measure/vmsa.h"
 
 enum { PAGE = 4096 };
 #define FOUR_GIB (UINT64_C(1) << 32)

@@ -1,5 +1,5 @@
 /* TDX RTMR1/RTMR2 for direct kernel boot (see measure_tdx.h). */
-#include "hypervisor/measure_tdx.h"
+#include "measure/measure_tdx.h"
 
 #include <errno.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 
 #include "common/cleanup.h"
 #include "common/fileutil.h"
-#include "hypervisor/sev_hashes.h"
+#include "measure/sev_hashes.h"
 
 static int sha384(const void *data, size_t len, uint8_t out[48], veil_error_t *err)
 {

@@ -1,7 +1,7 @@
 /* SEV-SNP guest context: the launch digest updated once per page with a PAGE_INFO
  * structure (SNP firmware ABI, "PAGE_INFO"; sev-snp-measure gctx.py). */
-#ifndef VEIL_HYPERVISOR_SNP_GCTX_H
-#define VEIL_HYPERVISOR_SNP_GCTX_H
+#ifndef VEIL_MEASURE_SNP_GCTX_H
+#define VEIL_MEASURE_SNP_GCTX_H
 
 #include <stddef.h>
 #include <stdint.h>

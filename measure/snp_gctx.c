@@ -1,11 +1,11 @@
 /* SEV-SNP launch digest primitive (see snp_gctx.h). */
-#include "hypervisor/snp_gctx.h"
+#include "measure/snp_gctx.h"
 
 #include <string.h>
 
 #include <openssl/evp.h>
 
-#include "hypervisor/measure_bytes.h"
+#include "measure/measure_bytes.h"
 
 enum { PAGE = 4096, PAGE_INFO_SIZE = 0x70 };
 

@@ -1,8 +1,8 @@
 /* QEMU's padded SEV hashes table (kernel-hashes=on): SHA-256 of the kernel, initrd and
  * command line that OVMF checks before booting, measured with the firmware
  * (QEMU target/i386/sev.c PaddedSevHashTable; sev-snp-measure sev_hashes.py). */
-#ifndef VEIL_HYPERVISOR_SEV_HASHES_H
-#define VEIL_HYPERVISOR_SEV_HASHES_H
+#ifndef VEIL_MEASURE_SEV_HASHES_H
+#define VEIL_MEASURE_SEV_HASHES_H
 
 #include <stddef.h>
 #include <stdint.h>

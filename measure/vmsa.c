@@ -1,10 +1,10 @@
 /* VMSA page builder and AMD vCPU signatures (see vmsa.h). Offsets are those of the
  * SEV-ES save area (AMD APM vol. 2 table B-4; Linux struct sev_es_save_area). */
-#include "hypervisor/vmsa.h"
+#include "measure/vmsa.h"
 
 #include <string.h>
 
-#include "hypervisor/measure_bytes.h"
+#include "measure/measure_bytes.h"
 
 enum {
   OFF_ES = 0x00, OFF_CS = 0x10, OFF_SS = 0x20, OFF_DS = 0x30, OFF_FS = 0x40, OFF_GS = 0x50,

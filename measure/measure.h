@@ -5,8 +5,8 @@
  *   TDX      MRTD from the TDVF metadata, and RTMR1/RTMR2 for direct kernel boot
  * The algorithms are those of virtee/sev-snp-measure and virtee/tdx-measure; see
  * docs/measure.md for what is and is not covered. */
-#ifndef VEIL_HYPERVISOR_MEASURE_H
-#define VEIL_HYPERVISOR_MEASURE_H
+#ifndef VEIL_MEASURE_MEASURE_H
+#define VEIL_MEASURE_MEASURE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,14 +5,14 @@
  * RTMR1 assumes OVMF >= edk2-stable202505 (the raw PE is measured; older TDVF measured the
  * kernel after QEMU patched its setup header). RTMR0 is not computed: it covers QEMU's ACPI
  * tables, which depend on the whole device configuration. */
-#ifndef VEIL_HYPERVISOR_MEASURE_TDX_H
-#define VEIL_HYPERVISOR_MEASURE_TDX_H
+#ifndef VEIL_MEASURE_MEASURE_TDX_H
+#define VEIL_MEASURE_MEASURE_TDX_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
-#include "hypervisor/measure.h"
+#include "measure/measure.h"
 
 #define VEIL_MEASURE_MAX_KERNEL (512u << 20)
 

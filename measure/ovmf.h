@@ -2,8 +2,8 @@
  * metadata ("ASEV") it points to. Firmware files are user input: every offset and size
  * read from the image is bounds-checked and a corrupt image is a clear EINVAL error.
  * Parsing follows virtee/sev-snp-measure's ovmf.py so that digests match it. */
-#ifndef VEIL_HYPERVISOR_OVMF_H
-#define VEIL_HYPERVISOR_OVMF_H
+#ifndef VEIL_MEASURE_OVMF_H
+#define VEIL_MEASURE_OVMF_H
 
 #include <stdbool.h>
 #include <stddef.h>
