@@ -20,6 +20,7 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "common/pidfile.h"
+#include "common/sha256.h"
 #include "hypervisor/host_probe.h"
 #include "hypervisor/qemu_argv.h"
 #include "hypervisor/qemu_caps.h"
@@ -112,13 +113,31 @@ int veil_vm_prepare(const struct veil_vm_spec *spec, struct veil_vm_prep *prep, 
   return 0;
 }
 
+/* The run dir holds unix sockets (QMP, the agent channel) whose paths must fit sun_path's 108
+ * bytes; a CRI sandbox id alone is 64 characters. Short ids are used as they are; a longer one
+ * keeps its first 16 characters (for people reading `ls`) and gets 16 hex digits of its SHA-256
+ * so two ids with the same prefix still get different dirs. */
+void veil_vm_run_dir_name(const char *id, char out[VEIL_VM_RUN_DIR_NAME_MAX + 1])
+{
+  size_t len = strlen(id);
+  if (len <= VEIL_VM_RUN_DIR_NAME_MAX) {
+    memcpy(out, id, len + 1);
+    return;
+  }
+  char hex[2 * VEIL_SHA256_LEN + 1];
+  veil_sha256_hex(id, len, hex);
+  snprintf(out, VEIL_VM_RUN_DIR_NAME_MAX + 1, "%.16s-%.16s", id, hex);
+}
+
 int veil_vm_make_run_dir(const struct veil_vm_spec *spec, char **out, veil_error_t *err)
 {
   const char *base = spec->config->run_dir;
   if (veil_mkdir_p(base, 0711, err) < 0)
     return veil_error_wrap(err, "run dir base (config key run_dir)");
   cleanup_free char *dir = NULL;
-  if (asprintf(&dir, "%s/%s", base, spec->id) < 0)
+  char name[VEIL_VM_RUN_DIR_NAME_MAX + 1];
+  veil_vm_run_dir_name(spec->id, name);
+  if (asprintf(&dir, "%s/%s", base, name) < 0)
     return veil_error_make(err, ENOMEM, "out of memory");
   if (mkdir(dir, 0700) < 0)
     return veil_error_errno(err, "create run dir `%s`%s", dir,

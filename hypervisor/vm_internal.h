@@ -45,6 +45,10 @@ struct veil_vm {
 int veil_vm_prepare(const struct veil_vm_spec *spec, struct veil_vm_prep *prep, veil_error_t *err);
 void veil_vm_prep_clear(struct veil_vm_prep *prep);
 /* Create <run_dir>/<id> (0700; parent created 0711 if missing). */
+/* The name of a VM's dir under the run dir base: the id, or a fixed-length digest form of a
+ * long one (unix socket paths inside must stay short). */
+#define VEIL_VM_RUN_DIR_NAME_MAX 33
+void veil_vm_run_dir_name(const char *id, char out[VEIL_VM_RUN_DIR_NAME_MAX + 1]);
 int veil_vm_make_run_dir(const struct veil_vm_spec *spec, char **out, veil_error_t *err);
 /* Select the channel and, for hybrid vsock, start its helper as `user` (the user QEMU runs
  * as, so QEMU may connect to its socket). Undone by veil_vm_channel_stop. */
