@@ -2,7 +2,6 @@
 #include "vsock/agent_client.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +112,6 @@ static const struct rpc_info rpcs[VEIL_AGENT_RPC_COUNT] = {
 struct veil_agent {
   ttrpc_client *client;
   int request_log_fd; /* -1: no log (request_log.h) */
-  _Atomic int64_t timeout_ns[VEIL_AGENT_RPC_COUNT];
 };
 
 const char *veil_agent_rpc_name(enum veil_agent_rpc rpc)
@@ -143,20 +141,7 @@ veil_agent *veil_agent_new(ttrpc_client *client, veil_error_t *err)
   }
   a->client = client;
   a->request_log_fd = -1;
-  for (int i = 0; i < VEIL_AGENT_RPC_COUNT; i++)
-    atomic_init(&a->timeout_ns[i], rpcs[i].timeout_ns);
   return a;
-}
-
-ttrpc_client *veil_agent_ttrpc(veil_agent *a)
-{
-  return a->client;
-}
-
-void veil_agent_set_timeout(veil_agent *a, enum veil_agent_rpc rpc, int64_t timeout_ns)
-{
-  if ((unsigned)rpc < VEIL_AGENT_RPC_COUNT)
-    atomic_store(&a->timeout_ns[rpc], timeout_ns < 0 ? 0 : timeout_ns);
 }
 
 bool veil_agent_closed(veil_agent *a)
@@ -287,7 +272,7 @@ static int agent_call(veil_agent *a, enum veil_agent_rpc rpc, const ProtobufCMes
 static int call_typed(veil_agent *a, enum veil_agent_rpc rpc, const ProtobufCMessage *req,
                       ProtobufCMessage **out, veil_error_t *err)
 {
-  return agent_call(a, rpc, req, atomic_load(&a->timeout_ns[rpc]), rpcs[rpc].max_resp, out, err);
+  return agent_call(a, rpc, req, rpcs[rpc].timeout_ns, rpcs[rpc].max_resp, out, err);
 }
 
 #define VOID_RPC(fn, RPC, Req)                                                        \
@@ -489,7 +474,7 @@ int veil_agent_list_routes(veil_agent *a, const Grpc__ListRoutesRequest *req, Gr
 int veil_agent_remove_container(veil_agent *a, const Grpc__RemoveContainerRequest *req,
                                 veil_error_t *err)
 {
-  int64_t timeout = atomic_load(&a->timeout_ns[VEIL_AGENT_REMOVE_CONTAINER]);
+  int64_t timeout = rpcs[VEIL_AGENT_REMOVE_CONTAINER].timeout_ns;
   /* the agent itself waits up to req->timeout seconds for the processes to exit */
   if (req && req->timeout > 0 && timeout > 0 && timeout < (int64_t)req->timeout * SEC + 10 * SEC)
     timeout = (int64_t)req->timeout * SEC + 10 * SEC;
@@ -506,7 +491,7 @@ static int read_stream(veil_agent *a, enum veil_agent_rpc rpc, const Grpc__ReadS
   /* data (tag + varint length) plus slack for fields a newer agent may add */
   size_t max = (size_t)req->len + 64;
   Grpc__ReadStreamResponse *r = NULL;
-  if (agent_call(a, rpc, (const ProtobufCMessage *)req, atomic_load(&a->timeout_ns[rpc]), max,
+  if (agent_call(a, rpc, (const ProtobufCMessage *)req, rpcs[rpc].timeout_ns, max,
                  (ProtobufCMessage **)&r, err) < 0)
     return -1;
   if (r->data.len > req->len) {

@@ -10,7 +10,6 @@
  * 60 s; RemoveContainer with a non-zero request timeout waits that long plus 10 s.
  * Unlike kata, WriteStdin has none either: the agent blocks until the process' stdin pipe
  * has room, which may take any time, and a timed-out write would drop data.
- * veil_agent_set_timeout overrides one RPC's timeout.
  *
  * The guest is untrusted by the host, so every response is bounded: a response larger than
  * the RPC's limit, one that does not unpack, ReadStdout/ReadStderr data longer than the
@@ -96,11 +95,7 @@ veil_agent *veil_agent_dial_ready(const char *address, int timeout_ms, veil_agen
 /* Wrap an existing ttrpc client (takes ownership). Never fails except on ENOMEM. */
 veil_agent *veil_agent_new(ttrpc_client *client, veil_error_t *err);
 
-/* The underlying ttrpc client (still owned by `a`). */
-ttrpc_client *veil_agent_ttrpc(veil_agent *a);
-
-/* Timeout for one RPC in ns, 0 = none. Thread-safe with calls in flight. */
-void veil_agent_set_timeout(veil_agent *a, enum veil_agent_rpc rpc, int64_t timeout_ns);
+/* Timeout for one RPC in ns, 0 = none (a fixed table, docs/guest.md). */
 int64_t veil_agent_default_timeout_ns(enum veil_agent_rpc rpc);
 /* Largest response (packed bytes) accepted for `rpc` (ReadStdout/ReadStderr: requested len
  * plus framing). */
