@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/guest_paths.h"
 #include "agent/policy.h"
+#include "agent/sandbox_ns.h"
 
 #define AGENT_VERSION "0.1.0"
 /* Bounds on what the host may ask for. */
@@ -47,6 +48,9 @@ struct agent_config {
   const char *resolv_conf;
   const char *hostname_file;
   bool set_hostname;
+  /* CreateSandbox makes the pod's IPC and UTS namespaces under <sandbox_dir>/ns (NULL: each
+   * container gets its own, as in tests without CreateSandbox). */
+  const char *sandbox_dir;
 };
 
 struct agent_process {
@@ -95,6 +99,7 @@ struct agent {
   char *sandbox_id;
   char *sandbox_pidns;          /* /proc/<pid>/ns/pid of the pod's first container, NULL
                                    before it: what sandbox_pidns containers join */
+  struct agent_sandbox_ns sandbox_ns; /* the pod's IPC and UTS namespaces */
   char **sandbox_mounts;
   size_t n_sandbox_mounts;
   struct agent_policy policy;

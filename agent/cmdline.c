@@ -50,6 +50,7 @@ int agent_options_from_argv(struct agent_options *o, int argc, char **argv, veil
     { "copy-root", required_argument, NULL, 'c' },
     { "resolv-conf", required_argument, NULL, 'D' },
     { "hostname-file", required_argument, NULL, 'H' },
+    { "sandbox-dir", required_argument, NULL, 'S' },
     { "log-level", required_argument, NULL, 'L' },
     { "channel", required_argument, NULL, 'C' },
     { "no-pivot", no_argument, NULL, 'n' },
@@ -67,6 +68,7 @@ int agent_options_from_argv(struct agent_options *o, int argc, char **argv, veil
     case 'c': dst = &o->copy_root; break;
     case 'D': dst = &o->resolv_conf; break;
     case 'H': dst = &o->hostname_file; break;
+    case 'S': dst = &o->sandbox_dir; break;
     case 'L': dst = &o->log_level; break;
     case 'C': dst = &o->channel; break;
     case 'n': o->no_pivot = true; continue;
@@ -74,7 +76,7 @@ int agent_options_from_argv(struct agent_options *o, int argc, char **argv, veil
       return veil_error_make(err, EINVAL,
                              "usage: veil-agent [--listen unix:///path|vsock://-1:1024] "
                              "[--runtime PATH] [--state-dir DIR] [--runtime-root DIR] "
-                             "[--copy-root DIR] [--resolv-conf PATH] [--hostname-file PATH] "
+                             "[--copy-root DIR] [--resolv-conf PATH] [--hostname-file PATH] [--sandbox-dir DIR] "
                              "[--log-level LEVEL] [--channel NAME] [--no-pivot]");
     }
     if (set(dst, optarg, strlen(optarg), err) < 0)
@@ -96,4 +98,5 @@ void agent_options_free(struct agent_options *o)
   free(o->copy_root);
   free(o->resolv_conf);
   free(o->hostname_file);
+  free(o->sandbox_dir);
 }

@@ -13,6 +13,7 @@
 #include "agent/reaper.h"
 #include "agent/runtime.h"
 #include "agent/spec_json.h"
+#include "agent/sysctl.h"
 #include "agent/storage.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
@@ -85,6 +86,7 @@ void agent_fini(struct agent *a)
   free(a->sandbox_mounts);
   free(a->sandbox_id);
   free(a->sandbox_pidns);
+  agent_sandbox_ns_release(&a->sandbox_ns); /* unmounted: an agent in a test leaves no nsfs */
   free(a->initdata_digest);
   agent_policy_clear(&a->policy);
   free(a->service_bindings);
@@ -268,7 +270,13 @@ static int do_create(struct agent *a, struct agent_container *c,
   cleanup_with(json_decref) json_t *config = agent_spec_to_json(r->oci, err);
   if (!config)
     return veil_error_wrap(err, "container %s", c->id);
-  if (set_pid_namespace(a, config, r->sandbox_pidns, err) < 0)
+  if (set_pid_namespace(a, config, r->sandbox_pidns, err) < 0 ||
+      agent_apply_net_sysctls(config, "/proc/sys", err) < 0)
+    return veil_error_wrap(err, "container %s", c->id);
+  pthread_mutex_lock(&a->lock);
+  int joined = agent_sandbox_ns_join(&a->sandbox_ns, config, err);
+  pthread_mutex_unlock(&a->lock);
+  if (joined < 0)
     return veil_error_wrap(err, "container %s", c->id);
   if (veil_mkdir_p(c->bundle, 0700, err) < 0)
     return -1;

@@ -138,6 +138,7 @@ static int run(int argc, char **argv, veil_error_t *err)
     .resolv_conf = o.resolv_conf ? o.resolv_conf : pid1 ? "/etc/resolv.conf" : NULL,
     .hostname_file = o.hostname_file ? o.hostname_file : pid1 ? "/etc/hostname" : NULL,
     .set_hostname = pid1,
+    .sandbox_dir = o.sandbox_dir ? o.sandbox_dir : pid1 ? VEIL_GUEST_SANDBOX_DIR : NULL,
   };
   if (veil_mkdir_p(cfg.state_dir, 0700, err) < 0 || veil_mkdir_p(cfg.runtime_root, 0700, err) < 0)
     return -1;

@@ -61,6 +61,13 @@ int agent_create_sandbox(struct agent *a, const Grpc__CreateSandboxRequest *r, v
     unmount_all(mounts, n);
     goto out;
   }
+  struct agent_sandbox_ns ns = { 0 };
+  if (a->cfg.sandbox_dir &&
+      agent_sandbox_ns_create(a->cfg.sandbox_dir, r->hostname, &ns, err) < 0) {
+    veil_error_wrap(err, "create sandbox");
+    unmount_all(mounts, n);
+    goto out;
+  }
   for (size_t i = 0; i < r->n_kernel_modules; i++)
     log_warn("CreateSandbox: kernel module %s not loaded (veil-agent loads only the guest "
              "image's module list)", r->kernel_modules[i]->name);
@@ -70,6 +77,7 @@ int agent_create_sandbox(struct agent *a, const Grpc__CreateSandboxRequest *r, v
   a->sandbox_id = r->sandbox_id ? strdup(r->sandbox_id) : NULL;
   a->sandbox_mounts = mounts;
   a->n_sandbox_mounts = n;
+  a->sandbox_ns = ns;
   pthread_mutex_unlock(&a->lock);
   log_info("sandbox created id=%s storages=%zu hostname=%s dns=%zu",
            r->sandbox_id ? r->sandbox_id : "", n, r->hostname ? r->hostname : "", r->n_dns);
@@ -91,6 +99,9 @@ int agent_destroy_sandbox(struct agent *a, veil_error_t *err)
   free(a->sandbox_mounts);
   a->sandbox_mounts = NULL;
   a->n_sandbox_mounts = 0;
+  pthread_mutex_lock(&a->lock);
+  agent_sandbox_ns_release(&a->sandbox_ns);
+  pthread_mutex_unlock(&a->lock);
   a->sandbox_created = false;
   a->shutdown_requested = true;
   pthread_mutex_unlock(&a->ops_lock);

@@ -24,6 +24,7 @@
 #include "agent/policy.h"
 #include "agent/spec_json.h"
 #include "agent/storage.h"
+#include "agent/sysctl.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/initdata.h"
@@ -340,6 +341,92 @@ static void test_mount_options_and_paths(void **state)
   assert_false(agent_path_is_clean(""));
 }
 
+static void test_sysctl_names(void **state)
+{
+  (void)state;
+  char path[AGENT_SYSCTL_KEY_MAX + 1];
+  assert_true(agent_sysctl_path("net.ipv4.ping_group_range", path, sizeof(path)));
+  assert_string_equal(path, "net/ipv4/ping_group_range");
+  /* the slashed form keeps dots inside components (an interface eth0.100) */
+  assert_true(agent_sysctl_path("net/ipv4/conf/eth0.100/rp_filter", path, sizeof(path)));
+  assert_string_equal(path, "net/ipv4/conf/eth0.100/rp_filter");
+  const char *bad[] = { "", "net..ipv4", ".net.ipv4", "net.ipv4.", "net/../../etc/passwd",
+                        "net/./x", "net/ipv4/", "/net/ipv4", "net.ipv4.a b", "net.ipv4.x\n" };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    assert_false(agent_sysctl_key_valid(bad[i]));
+  char longkey[AGENT_SYSCTL_KEY_MAX + 2];
+  memset(longkey, 'a', sizeof(longkey) - 1);
+  longkey[sizeof(longkey) - 1] = '\0';
+  assert_false(agent_sysctl_key_valid(longkey));
+}
+
+static void test_net_sysctls_written_and_removed(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/veil-agent-procsys-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char p[PATH_MAX];
+  veil_error_t err = NULL;
+  snprintf(p, sizeof(p), "%s/net/ipv4", dir);
+  assert_int_equal(veil_mkdir_p(p, 0755, &err), 0);
+  snprintf(p, sizeof(p), "%s/net/ipv4/ping_group_range", dir);
+  assert_int_equal(veil_write_file_atomic(p, "1\t0\n", 4, 0644, &err), 0);
+  snprintf(p, sizeof(p), "%s/net/ipv4/ip_unprivileged_port_start", dir);
+  assert_int_equal(veil_write_file_atomic(p, "1024\n", 5, 0644, &err), 0);
+  json_error_t je;
+  json_t *config = json_loads("{\"linux\":{\"sysctl\":{\"net.ipv4.ping_group_range\":\"0 2147483647\","
+                              "\"net.ipv4.ip_unprivileged_port_start\":\"0\",\"kernel.shmmax\":\"4096\"}}}",
+                              0, &je);
+  assert_non_null(config);
+  assert_int_equal(agent_apply_net_sysctls(config, dir, &err), 0);
+  char *got = NULL;
+  size_t len = 0;
+  snprintf(p, sizeof(p), "%s/net/ipv4/ping_group_range", dir);
+  assert_int_equal(veil_read_file(p, 4096, &got, &len, &err), 0);
+  assert_string_equal(got, "0 2147483647");
+  free(got);
+  snprintf(p, sizeof(p), "%s/net/ipv4/ip_unprivileged_port_start", dir);
+  assert_int_equal(veil_read_file(p, 4096, &got, &len, &err), 0);
+  assert_string_equal(got, "0");
+  free(got);
+  /* net.* is gone from what the OCI runtime sees; the IPC sysctl stays for it */
+  json_t *sysctl = json_object_get(json_object_get(config, "linux"), "sysctl");
+  assert_int_equal(json_object_size(sysctl), 1);
+  assert_non_null(json_object_get(sysctl, "kernel.shmmax"));
+  json_decref(config);
+
+  /* a sysctl the kernel does not have: InvalidArgument naming it */
+  config = json_loads("{\"linux\":{\"sysctl\":{\"net.ipv4.no_such_thing\":\"1\"}}}", 0, &je);
+  assert_int_equal(agent_apply_net_sysctls(config, dir, &err), -1);
+  assert_int_equal(veil_error_grpc_code(err), VEIL_GRPC_INVALID_ARGUMENT);
+  assert_non_null(strstr(err->msg, "net.ipv4.no_such_thing"));
+  assert_non_null(strstr(err->msg, "no such sysctl"));
+  veil_error_release(&err);
+  json_decref(config);
+
+  /* a path out of /proc/sys is refused before anything is opened */
+  config = json_loads("{\"linux\":{\"sysctl\":{\"net/../../../tmp/x\":\"1\"}}}", 0, &je);
+  assert_int_equal(agent_apply_net_sysctls(config, dir, &err), -1);
+  assert_non_null(strstr(err->msg, "not a sysctl name"));
+  veil_error_release(&err);
+  json_decref(config);
+
+  /* a symlink planted under the tree is not followed */
+  snprintf(p, sizeof(p), "%s/net/ipv4/link", dir);
+  char target[PATH_MAX];
+  snprintf(target, sizeof(target), "%s/outside", dir);
+  assert_int_equal(veil_write_file_atomic(target, "x", 1, 0644, &err), 0);
+  assert_int_equal(symlink(target, p), 0);
+  config = json_loads("{\"linux\":{\"sysctl\":{\"net.ipv4.link\":\"1\"}}}", 0, &je);
+  assert_int_equal(agent_apply_net_sysctls(config, dir, &err), -1);
+  veil_error_release(&err);
+  json_decref(config);
+  assert_int_equal(veil_read_file(target, 16, &got, &len, &err), 0);
+  assert_string_equal(got, "x");
+  free(got);
+  assert_int_equal(veil_remove_tree(dir, &err), 0);
+}
+
 static void test_channel_find_fake_sysfs(void **state)
 {
   (void)state;
@@ -427,6 +514,8 @@ int main(void)
     cmocka_unit_test(test_mount_options_and_paths),
     cmocka_unit_test(test_channel_find_fake_sysfs),
     cmocka_unit_test(test_net_field_syntax),
+    cmocka_unit_test(test_sysctl_names),
+    cmocka_unit_test(test_net_sysctls_written_and_removed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
