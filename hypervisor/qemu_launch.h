@@ -10,10 +10,15 @@
 
 #include "common/error.h"
 
+#define VEIL_LAUNCH_MAX_PASS 32
+
 struct veil_launch {
   char *const *argv;
   const char *log_path;   /* QEMU's stdout and stderr */
   int vhost_fd;           /* passed at fd VEIL_QEMU_VHOST_FD, or -1 */
+  const int *pass_fds;    /* pass_fds[k] (>= 0) is passed at fd pass_base + k; -1 = none */
+  size_t n_pass_fds;      /* at most VEIL_LAUNCH_MAX_PASS */
+  int pass_base;          /* > VEIL_QEMU_VHOST_FD */
   const char *user;       /* NULL/"" = stay the same user */
   bool drop_caps;
 };
