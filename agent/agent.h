@@ -13,16 +13,26 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "common/guest_paths.h"
 #include "agent/policy.h"
+#include "agent/sandbox_ns.h"
 
 #define AGENT_VERSION "0.1.0"
 /* Bounds on what the host may ask for. */
 #define AGENT_MAX_READ_LEN (1u * 1024 * 1024)     /* ReadStdout/ReadStderr len cap */
 #define AGENT_DEFAULT_READ_LEN (32u * 1024)       /* len 0 means this */
 #define AGENT_MAX_COPY_FILE_SIZE (256ull * 1024 * 1024)
-#define AGENT_COPY_FILE_ROOT "/run/kata-containers"
 #define AGENT_MAX_CONTAINERS 1024
-#define AGENT_MAX_ID_LEN 128
+/* Network RPCs (docs/agent.md): entries per request and the length of free-text fields
+ * (Interface.device/devicePath/type) the agent accepts. */
+#define AGENT_NET_MAX_ADDRS 64       /* UpdateInterface IPAddresses */
+#define AGENT_NET_MAX_ROUTES 512     /* UpdateRoutes */
+#define AGENT_NET_MAX_NEIGHBORS 512  /* AddARPNeighbors */
+#define AGENT_NET_MAX_TEXT 256
+/* CreateSandbox: resolv.conf lines, their length, and the hostname (HOST_NAME_MAX). */
+#define AGENT_DNS_MAX_LINES 128
+#define AGENT_DNS_MAX_LINE 4096
+#define AGENT_MAX_HOSTNAME 64
 
 struct agent_config {
   const char *runtime;      /* OCI runtime binary (crun or runc) */
@@ -32,6 +42,15 @@ struct agent_config {
   bool pid1;                /* running as the guest's init */
   bool no_pivot;            /* pass --no-pivot (root is an initramfs) */
   bool mount_storages;      /* false only in tests that cannot mount */
+  /* CreateSandbox: where `dns` and `hostname` are written (NULL: not written), and
+   * whether sethostname(2) is called. The guest's init uses /etc/resolv.conf,
+   * /etc/hostname and true; tests point them into a temp dir. */
+  const char *resolv_conf;
+  const char *hostname_file;
+  bool set_hostname;
+  /* CreateSandbox makes the pod's IPC and UTS namespaces under <sandbox_dir>/ns (NULL: each
+   * container gets its own, as in tests without CreateSandbox). */
+  const char *sandbox_dir;
 };
 
 struct agent_process {
@@ -73,14 +92,18 @@ struct agent {
   pthread_cond_t cond;          /* broadcast when a tracked process exits */
   pthread_mutex_t ops_lock;     /* serializes lifecycle operations (they run the runtime);
                                    only they add or free containers and processes */
+  pthread_mutex_t net_lock;     /* serializes the network RPCs (they edit one netns) */
   struct agent_container *containers;
   size_t n_containers;
   bool sandbox_created;
   char *sandbox_id;
+  char *sandbox_pidns;          /* /proc/<pid>/ns/pid of the pod's first container, NULL
+                                   before it: what sandbox_pidns containers join */
+  struct agent_sandbox_ns sandbox_ns; /* the pod's IPC and UTS namespaces */
   char **sandbox_mounts;
   size_t n_sandbox_mounts;
   struct agent_policy policy;
-  char *initdata_digest;        /* "sha256:<hex>" or NULL */
+  char *initdata_digest;        /* "initdata-digest=<alg>:<hex>" (common/initdata.h) or NULL */
   /* Set by DestroySandbox; main powers the VM off when it sees it (PID 1 only). */
   volatile bool shutdown_requested;
   void (*on_shutdown)(struct agent *a);
@@ -96,9 +119,6 @@ struct agent_process *agent_find_process(struct agent_container *c, const char *
 /* Look up container + process, with NotFound errors. Caller holds a->lock. */
 struct agent_process *agent_lookup_process(struct agent *a, const char *cid, const char *exec_id,
                                            struct agent_container **out_c, veil_error_t *err);
-
-/* A valid container / exec id: [A-Za-z0-9][A-Za-z0-9_.-]*, at most AGENT_MAX_ID_LEN. */
-int agent_check_id(const char *what, const char *id, veil_error_t *err);
 
 /* Called by the reaper thread when a tracked pid exits. */
 void agent_process_exited(struct agent *a, pid_t pid, int wait_status);

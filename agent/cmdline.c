@@ -48,6 +48,9 @@ int agent_options_from_argv(struct agent_options *o, int argc, char **argv, veil
     { "state-dir", required_argument, NULL, 's' },
     { "runtime-root", required_argument, NULL, 'R' },
     { "copy-root", required_argument, NULL, 'c' },
+    { "resolv-conf", required_argument, NULL, 'D' },
+    { "hostname-file", required_argument, NULL, 'H' },
+    { "sandbox-dir", required_argument, NULL, 'S' },
     { "log-level", required_argument, NULL, 'L' },
     { "channel", required_argument, NULL, 'C' },
     { "no-pivot", no_argument, NULL, 'n' },
@@ -63,6 +66,9 @@ int agent_options_from_argv(struct agent_options *o, int argc, char **argv, veil
     case 's': dst = &o->state_dir; break;
     case 'R': dst = &o->runtime_root; break;
     case 'c': dst = &o->copy_root; break;
+    case 'D': dst = &o->resolv_conf; break;
+    case 'H': dst = &o->hostname_file; break;
+    case 'S': dst = &o->sandbox_dir; break;
     case 'L': dst = &o->log_level; break;
     case 'C': dst = &o->channel; break;
     case 'n': o->no_pivot = true; continue;
@@ -70,7 +76,8 @@ int agent_options_from_argv(struct agent_options *o, int argc, char **argv, veil
       return veil_error_make(err, EINVAL,
                              "usage: veil-agent [--listen unix:///path|vsock://-1:1024] "
                              "[--runtime PATH] [--state-dir DIR] [--runtime-root DIR] "
-                             "[--copy-root DIR] [--log-level LEVEL] [--channel NAME] [--no-pivot]");
+                             "[--copy-root DIR] [--resolv-conf PATH] [--hostname-file PATH] [--sandbox-dir DIR] "
+                             "[--log-level LEVEL] [--channel NAME] [--no-pivot]");
     }
     if (set(dst, optarg, strlen(optarg), err) < 0)
       return -1;
@@ -89,4 +96,7 @@ void agent_options_free(struct agent_options *o)
   free(o->state_dir);
   free(o->runtime_root);
   free(o->copy_root);
+  free(o->resolv_conf);
+  free(o->hostname_file);
+  free(o->sandbox_dir);
 }

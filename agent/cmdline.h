@@ -17,6 +17,9 @@ struct agent_options {
   char *state_dir;
   char *runtime_root;
   char *copy_root;
+  char *resolv_conf;   /* CreateSandbox's dns go here (PID 1: /etc/resolv.conf) */
+  char *hostname_file; /* and its hostname here (PID 1: /etc/hostname) */
+  char *sandbox_dir;   /* the pod's shared namespaces go under <dir>/ns (PID 1: kata's) */
   bool no_pivot;
   bool force_pid1;     /* --init: behave as PID 1 even if not (never used in tests) */
 };
@@ -24,7 +27,9 @@ struct agent_options {
 /* Apply `agent.*` keys of a kernel command line string. */
 int agent_options_from_cmdline(struct agent_options *o, const char *cmdline, veil_error_t *err);
 /* Parse argv (--listen ADDR, --runtime PATH, --state-dir, --runtime-root,
- * --copy-root, --log-level, --channel NAME, --no-pivot). */
+ * --copy-root, --resolv-conf PATH, --hostname-file PATH, --sandbox-dir DIR, --log-level,
+ * --channel NAME,
+ * --no-pivot). */
 int agent_options_from_argv(struct agent_options *o, int argc, char **argv, veil_error_t *err);
 void agent_options_free(struct agent_options *o);
 

@@ -1,5 +1,4 @@
 /* Container and process lifecycle on top of the OCI runtime (ops.h). */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,9 +13,11 @@
 #include "agent/reaper.h"
 #include "agent/runtime.h"
 #include "agent/spec_json.h"
+#include "agent/sysctl.h"
 #include "agent/storage.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "common/id.h"
 #include "common/log.h"
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)
@@ -35,6 +36,7 @@ int agent_init(struct agent *a, const struct agent_config *cfg, veil_error_t *er
   a->cfg = *cfg;
   pthread_mutex_init(&a->lock, NULL);
   pthread_mutex_init(&a->ops_lock, NULL);
+  pthread_mutex_init(&a->net_lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -83,30 +85,15 @@ void agent_fini(struct agent *a)
     free(a->sandbox_mounts[i]);
   free(a->sandbox_mounts);
   free(a->sandbox_id);
+  free(a->sandbox_pidns);
+  agent_sandbox_ns_release(&a->sandbox_ns); /* unmounted: an agent in a test leaves no nsfs */
   free(a->initdata_digest);
   agent_policy_clear(&a->policy);
   free(a->service_bindings);
   pthread_mutex_destroy(&a->lock);
   pthread_mutex_destroy(&a->ops_lock);
+  pthread_mutex_destroy(&a->net_lock);
   pthread_cond_destroy(&a->cond);
-}
-
-int agent_check_id(const char *what, const char *id, veil_error_t *err)
-{
-  size_t n = id ? strlen(id) : 0;
-  if (n == 0)
-    return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "%s is empty", what);
-  if (n > AGENT_MAX_ID_LEN)
-    return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "%s is longer than %d bytes", what,
-                           AGENT_MAX_ID_LEN);
-  if (!isalnum((unsigned char)id[0]))
-    return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT,
-                           "%s `%s` must start with a letter or digit", what, id);
-  for (size_t i = 0; i < n; i++)
-    if (!isalnum((unsigned char)id[i]) && !strchr("_.-", id[i]))
-      return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT,
-                             "%s `%s` may only contain letters, digits, `_`, `.` and `-`", what, id);
-  return 0;
 }
 
 struct agent_container *agent_find_container(struct agent *a, const char *id)
@@ -231,6 +218,37 @@ static void release_container(struct agent *a, struct agent_container *c)
   agent_container_free(c);
 }
 
+/* The host sends no pid namespace (kata's handlePidNamespace removes it): the container gets
+ * a new one, or the pod's when it asked for sandbox_pidns (shareProcessNamespace), as
+ * kata-agent's update_container_namespaces does. */
+static int set_pid_namespace(struct agent *a, json_t *config, bool sandbox_pidns,
+                             veil_error_t *err)
+{
+  json_t *ns = json_object_get(json_object_get(config, "linux"), "namespaces");
+  if (!json_is_array(ns))
+    return 0;
+  size_t i = 0;
+  while (i < json_array_size(ns)) {
+    const char *type = json_string_value(json_object_get(json_array_get(ns, i), "type"));
+    if (type && strcmp(type, "pid") == 0)
+      json_array_remove(ns, i);
+    else
+      i++;
+  }
+  pthread_mutex_lock(&a->lock);
+  bool first = a->containers == NULL;
+  cleanup_free char *path = sandbox_pidns && a->sandbox_pidns ? strdup(a->sandbox_pidns) : NULL;
+  pthread_mutex_unlock(&a->lock);
+  if (sandbox_pidns && path == NULL && !first)
+    return veil_error_grpc(err, VEIL_GRPC_FAILED_PRECONDITION,
+                           "sandbox_pidns: the sandbox has no pid namespace to share");
+  json_t *pid = path ? json_pack("{s:s,s:s}", "type", "pid", "path", path)
+                     : json_pack("{s:s}", "type", "pid");
+  if (pid == NULL || json_array_append_new(ns, pid) < 0)
+    return veil_error_make(err, ENOMEM, "out of memory");
+  return 0;
+}
+
 static int do_create(struct agent *a, struct agent_container *c,
                      const Grpc__CreateContainerRequest *r, veil_error_t *err)
 {
@@ -251,6 +269,14 @@ static int do_create(struct agent *a, struct agent_container *c,
   }
   cleanup_with(json_decref) json_t *config = agent_spec_to_json(r->oci, err);
   if (!config)
+    return veil_error_wrap(err, "container %s", c->id);
+  if (set_pid_namespace(a, config, r->sandbox_pidns, err) < 0 ||
+      agent_apply_net_sysctls(config, "/proc/sys", err) < 0)
+    return veil_error_wrap(err, "container %s", c->id);
+  pthread_mutex_lock(&a->lock);
+  int joined = agent_sandbox_ns_join(&a->sandbox_ns, config, err);
+  pthread_mutex_unlock(&a->lock);
+  if (joined < 0)
     return veil_error_wrap(err, "container %s", c->id);
   if (veil_mkdir_p(c->bundle, 0700, err) < 0)
     return -1;
@@ -286,6 +312,10 @@ static int do_create(struct agent *a, struct agent_container *c,
   p->pid = pid;
   p->next = c->procs;
   c->procs = p;
+  /* the pod's first container (the pause container) holds the pod's pid namespace */
+  if (a->sandbox_pidns == NULL && a->containers == NULL &&
+      asprintf(&a->sandbox_pidns, "/proc/%d/ns/pid", (int)pid) < 0)
+    a->sandbox_pidns = NULL;
   pthread_mutex_unlock(&a->lock);
   reaper_adopt(pid);
   return 0;
@@ -293,7 +323,7 @@ static int do_create(struct agent *a, struct agent_container *c,
 
 int agent_create_container(struct agent *a, const Grpc__CreateContainerRequest *r, veil_error_t *err)
 {
-  if (agent_check_id("container_id", r->container_id, err) < 0)
+  if (veil_id_check("container_id", r->container_id, err) < 0)
     return -1;
   if (r->exec_id && *r->exec_id && strcmp(r->exec_id, r->container_id) != 0)
     return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT,
@@ -476,7 +506,7 @@ void agent_remove_all_containers(struct agent *a)
 
 int agent_exec_process(struct agent *a, const Grpc__ExecProcessRequest *r, veil_error_t *err)
 {
-  if (agent_check_id("exec_id", r->exec_id, err) < 0)
+  if (veil_id_check("exec_id", r->exec_id, err) < 0)
     return -1;
   if (!r->process)
     return veil_error_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "ExecProcess without a process");
@@ -539,6 +569,28 @@ out:
   return rc;
 }
 
+/* Whether pid has a handler for sig (SigCgt in /proc/<pid>/status), as kata-agent's
+ * is_signal_handled. Unreadable status counts as handled: the signal is then sent as asked. */
+static bool signal_is_caught(pid_t pid, int sig)
+{
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  cleanup_file FILE *f = fopen(path, "re");
+  if (!f)
+    return true;
+  char line[256];
+  while (fgets(line, sizeof(line), f)) {
+    if (strncmp(line, "SigCgt:", 7) != 0)
+      continue;
+    errno = 0;
+    unsigned long long mask = strtoull(line + 7, NULL, 16);
+    if (errno != 0)
+      return true;
+    return (mask >> (sig - 1)) & 1ULL;
+  }
+  return true;
+}
+
 int agent_signal_process(struct agent *a, const char *cid, const char *exec_id, uint32_t sig,
                          veil_error_t *err)
 {
@@ -549,14 +601,16 @@ int agent_signal_process(struct agent *a, const char *cid, const char *exec_id, 
   struct agent_container *c = lookup_container(a, cid, err);
   if (!c)
     goto out;
-  char signame[16];
-  snprintf(signame, sizeof(signame), "%u", sig);
-  if (!exec_id || !*exec_id) {
-    /* Every process of the container. */
+  /* kata-agent (rpc.rs do_signal_process): an empty exec id with SIGKILL means every
+   * process of the container; any other signal with an empty exec id goes to init. */
+  bool all = (!exec_id || !*exec_id) && sig == SIGKILL;
+  if (all) {
     pthread_mutex_lock(&a->lock);
     bool running = c->state != CONTAINER_STOPPED;
     pthread_mutex_unlock(&a->lock);
     if (running) {
+      char signame[16];
+      snprintf(signame, sizeof(signame), "%u", sig);
       const char *args[] = { "kill", "--all", c->id, signame, NULL };
       if (agent_runtime_run(a, c->bundle, args, err) < 0)
         goto out;
@@ -568,13 +622,19 @@ int agent_signal_process(struct agent *a, const char *cid, const char *exec_id, 
   struct agent_process *p = agent_find_process(c, exec_id);
   pid_t pid = p && !p->exited ? p->pid : 0;
   bool found = p != NULL;
+  bool is_init = p && strcmp(p->exec_id, c->id) == 0;
   pthread_mutex_unlock(&a->lock);
   if (!found) {
-    veil_error_grpc(err, VEIL_GRPC_NOT_FOUND, "process `%s` not found in container `%s`", exec_id,
-                    cid);
+    veil_error_grpc(err, VEIL_GRPC_NOT_FOUND, "process `%s` not found in container `%s`",
+                    exec_id ? exec_id : "", cid);
     goto out;
   }
-  if (pid > 0 && kill(pid, (int)sig) < 0 && errno != ESRCH) {
+  int signo = (int)sig;
+  /* A container's init is pid 1 of its pid namespace: the kernel drops signals it has
+   * no handler for, so SIGTERM would never end it. kata-agent sends SIGKILL instead. */
+  if (pid > 0 && is_init && signo == SIGTERM && !signal_is_caught(pid, SIGTERM))
+    signo = SIGKILL;
+  if (pid > 0 && kill(pid, signo) < 0 && errno != ESRCH) {
     veil_error_errno(err, "kill %d", (int)pid);
     goto out;
   }
@@ -589,13 +649,23 @@ int agent_wait_process(struct agent *a, const char *cid, const char *exec_id, ag
 {
   pthread_mutex_lock(&a->lock);
   for (;;) {
-    struct agent_process *p = agent_lookup_process(a, cid, exec_id, NULL, err);
+    struct agent_container *c = NULL;
+    struct agent_process *p = agent_lookup_process(a, cid, exec_id, &c, err);
     if (!p) {
       pthread_mutex_unlock(&a->lock);
       return -1;
     }
     if (p->exited) {
       *status = p->exit_code;
+      /* As kata-agent (rpc.rs do_wait_process): the waited process is gone. Its streams
+       * close (a read in flight keeps its own dup and drains to EOF) and later calls about
+       * it are NotFound, so the host must read its output to EOF before it waits. */
+      for (struct agent_process **pp = &c->procs; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+          *pp = p->next;
+          break;
+        }
+      agent_process_free(p);
       break;
     }
     if (cancel && *cancel) {

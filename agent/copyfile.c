@@ -1,4 +1,4 @@
-/* CopyFile: the host writes a file below AGENT_COPY_FILE_ROOT in chunks.
+/* CopyFile: the host writes a file below VEIL_GUEST_COPY_FILE_ROOT in chunks.
  * Chunks go to <path>.veil-tmp; the last one (offset + len == file_size) renames
  * it into place. Directories (S_IFDIR mode) and symlinks (S_IFLNK, data = target)
  * are created directly. Paths must be absolute, below the root, without `..`. */
@@ -39,7 +39,7 @@ static bool resolves_under(const char *root, const char *path)
 
 int agent_copy_file(struct agent *a, const Grpc__CopyFileRequest *r, veil_error_t *err)
 {
-  const char *root = a->cfg.copy_root ? a->cfg.copy_root : AGENT_COPY_FILE_ROOT;
+  const char *root = a->cfg.copy_root ? a->cfg.copy_root : VEIL_GUEST_COPY_FILE_ROOT;
   size_t rl = strlen(root);
   const char *path = r->path ? r->path : "";
   if (!agent_path_is_clean(path) || strncmp(path, root, rl) != 0 || path[rl] != '/' ||

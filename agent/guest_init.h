@@ -20,13 +20,10 @@ bool guest_root_is_initramfs(void);
 /* sync + reboot(RB_POWER_OFF). Does not return on success. */
 void guest_power_off(void);
 
-/* initdata.c: look for an initdata disk (virtio-blk starting with "initdata"),
- * store its TOML under /run/confidential-containers/initdata/initdata.toml and
- * return its digest as "<algorithm>:<hex>" (NULL with *err set on a bad disk,
- * NULL without error when there is none). */
+/* initdata.c: look for an initdata disk (virtio-blk starting with the initdata header),
+ * store its TOML as <out_dir>/initdata.toml and return the GetGuestDetails feature
+ * "initdata-digest=<algorithm>:<hex>" (NULL with *err set on a bad disk, NULL without error
+ * when there is none). The image itself is read by common/initdata.h. */
 char *guest_read_initdata(const char *dev_dir, const char *out_dir, veil_error_t *err);
-/* Parse + digest an initdata image held in memory (for tests and the fuzzer). */
-char *initdata_digest_image(const unsigned char *img, size_t len, char **toml, size_t *toml_len,
-                            veil_error_t *err);
 
 #endif

@@ -85,21 +85,9 @@ static enum veil_log_level parse_level(const char *s)
 
 static int add_listener(ttrpc_server *s, const char *addr, veil_error_t *err)
 {
-  int fd;
-  if (strncmp(addr, "unix://", 7) == 0) {
-    fd = ttrpc_listen_unix(addr + 7, err);
-  } else if (strncmp(addr, "vsock://", 8) == 0) {
-    int cid;
-    unsigned port;
-    if (sscanf(addr + 8, "%d:%u", &cid, &port) != 2)
-      return veil_error_make(err, EINVAL, "bad server address `%s` (want vsock://CID:PORT)", addr);
-    fd = ttrpc_listen_vsock((unsigned)cid, port, err);
-  } else {
-    return veil_error_make(err, EINVAL,
-                           "bad server address `%s` (want vsock://CID:PORT or unix:///path)", addr);
-  }
+  int fd = ttrpc_listen(addr, err);  /* vsock://-1:1024 = any CID, as kata-agent */
   if (fd < 0)
-    return -1;
+    return veil_error_wrap(err, "server address (agent.server_addr / --listen)");
   if (ttrpc_server_add_listener(s, fd, err) < 0)
     return -1;
   log_info("listening on %s", addr);
@@ -132,16 +120,25 @@ static int run(int argc, char **argv, veil_error_t *err)
       veil_log_error(VEIL_LOG_ERROR, e, "kernel modules");
       veil_error_release(&e);
     }
+    /* As kata-agent does in init mode: the pod's processes expect a working lo. */
+    if (agent_loopback_up(&e) < 0) {
+      veil_log_error(VEIL_LOG_ERROR, e, "loopback");
+      veil_error_release(&e);
+    }
   }
 
   struct agent_config cfg = {
     .runtime = o.runtime ? o.runtime : default_runtime(),
-    .state_dir = o.state_dir ? o.state_dir : "/run/kata-containers",
+    .state_dir = o.state_dir ? o.state_dir : VEIL_GUEST_CONTAINER_BASE,
     .runtime_root = o.runtime_root ? o.runtime_root : "/run/veil-agent/runtime",
-    .copy_root = o.copy_root ? o.copy_root : AGENT_COPY_FILE_ROOT,
+    .copy_root = o.copy_root ? o.copy_root : VEIL_GUEST_COPY_FILE_ROOT,
     .pid1 = pid1,
     .no_pivot = o.no_pivot || (pid1 && guest_root_is_initramfs()),
     .mount_storages = true,
+    .resolv_conf = o.resolv_conf ? o.resolv_conf : pid1 ? "/etc/resolv.conf" : NULL,
+    .hostname_file = o.hostname_file ? o.hostname_file : pid1 ? "/etc/hostname" : NULL,
+    .set_hostname = pid1,
+    .sandbox_dir = o.sandbox_dir ? o.sandbox_dir : pid1 ? VEIL_GUEST_SANDBOX_DIR : NULL,
   };
   if (veil_mkdir_p(cfg.state_dir, 0700, err) < 0 || veil_mkdir_p(cfg.runtime_root, 0700, err) < 0)
     return -1;

@@ -51,6 +51,26 @@ int agent_guest_details(struct agent *a, const Grpc__GuestDetailsRequest *r,
                         veil_error_t *err);
 void agent_guest_details_free(Grpc__GuestDetailsResponse *resp, Grpc__AgentDetails *details);
 
+/* interfaces.c, routes.c, neighbors.c: the guest's network through netlink. Replies are
+ * built from malloc'd parts, so protobuf_c_message_free_unpacked(m, NULL) frees them. */
+int agent_update_interface(struct agent *a, const Types__Interface *req, Types__Interface **out,
+                           veil_error_t *err);
+int agent_list_interfaces(struct agent *a, Grpc__Interfaces **out, veil_error_t *err);
+int agent_update_routes(struct agent *a, const Grpc__Routes *req, Grpc__Routes **out,
+                        veil_error_t *err);
+int agent_list_routes(struct agent *a, Grpc__Routes **out, veil_error_t *err);
+int agent_add_arp_neighbors(struct agent *a, const Grpc__ARPNeighbors *req, veil_error_t *err);
+/* Bring `lo` up (the guest's init, as kata-agent does in init mode). */
+int agent_loopback_up(veil_error_t *err);
+
+/* resolv.c: CreateSandbox's `dns` lines and `hostname`, checked before anything is done. */
+int agent_check_dns(char *const *lines, size_t n, veil_error_t *err);
+int agent_check_hostname(const char *hostname, veil_error_t *err);
+/* Write resolv.conf (trimmed lines, blank ones dropped) to cfg.resolv_conf, the hostname to
+ * cfg.hostname_file and sethostname(2) if cfg.set_hostname; unset paths are skipped. */
+int agent_apply_dns(struct agent *a, char *const *lines, size_t n, veil_error_t *err);
+int agent_apply_hostname(struct agent *a, const char *hostname, veil_error_t *err);
+
 /* copyfile.c */
 int agent_copy_file(struct agent *a, const Grpc__CopyFileRequest *r, veil_error_t *err);
 

@@ -14,8 +14,20 @@
 
 static const char *storage_handlers[] = { "9p", "virtio-fs", "blk", "ephemeral", "local" };
 
+static void unmount_all(char **mounts, size_t n)
+{
+  while (n > 0) {
+    agent_storage_unmount(mounts[--n]);
+    free(mounts[n]);
+  }
+  free(mounts);
+}
+
 int agent_create_sandbox(struct agent *a, const Grpc__CreateSandboxRequest *r, veil_error_t *err)
 {
+  /* Bad input is refused before anything is mounted or written. */
+  if (agent_check_hostname(r->hostname, err) < 0 || agent_check_dns(r->dns, r->n_dns, err) < 0)
+    return -1;
   pthread_mutex_lock(&a->ops_lock);
   int rc = -1;
   if (a->sandbox_created) {
@@ -36,37 +48,25 @@ int agent_create_sandbox(struct agent *a, const Grpc__CreateSandboxRequest *r, v
     char *m = NULL;
     if (agent_storage_mount(r->storages[i], a->cfg.mount_storages, &m, err) < 0) {
       veil_error_wrap(err, "create sandbox");
-      while (n > 0) {
-        agent_storage_unmount(mounts[--n]);
-        free(mounts[n]);
-      }
-      free(mounts);
+      unmount_all(mounts, n);
       goto out;
     }
     if (m)
       mounts[n++] = m;
   }
-  if (a->cfg.pid1) {
-    if (r->hostname && *r->hostname && sethostname(r->hostname, strlen(r->hostname)) < 0)
-      log_warn("sethostname %s: %s", r->hostname, strerror(errno));
-    if (r->n_dns) {
-      size_t len = 0;
-      for (size_t i = 0; i < r->n_dns && i < 16; i++)
-        len += strlen(r->dns[i]) + 1;
-      cleanup_free char *buf = malloc(len + 1);
-      if (buf) {
-        buf[0] = '\0';
-        for (size_t i = 0; i < r->n_dns && i < 16; i++) {
-          strcat(buf, r->dns[i]);
-          strcat(buf, "\n");
-        }
-        veil_error_t e = NULL;
-        if (veil_write_file_atomic("/etc/resolv.conf", buf, strlen(buf), 0644, &e) < 0) {
-          veil_log_error(VEIL_LOG_WARN, e, "dns");
-          veil_error_release(&e);
-        }
-      }
-    }
+  /* The guest's own files: the fallback for containers without the pod's bind mounts,
+   * and what the guest's resolver uses. */
+  if (agent_apply_hostname(a, r->hostname, err) < 0 ||
+      agent_apply_dns(a, r->dns, r->n_dns, err) < 0) {
+    unmount_all(mounts, n);
+    goto out;
+  }
+  struct agent_sandbox_ns ns = { 0 };
+  if (a->cfg.sandbox_dir &&
+      agent_sandbox_ns_create(a->cfg.sandbox_dir, r->hostname, &ns, err) < 0) {
+    veil_error_wrap(err, "create sandbox");
+    unmount_all(mounts, n);
+    goto out;
   }
   for (size_t i = 0; i < r->n_kernel_modules; i++)
     log_warn("CreateSandbox: kernel module %s not loaded (veil-agent loads only the guest "
@@ -77,8 +77,10 @@ int agent_create_sandbox(struct agent *a, const Grpc__CreateSandboxRequest *r, v
   a->sandbox_id = r->sandbox_id ? strdup(r->sandbox_id) : NULL;
   a->sandbox_mounts = mounts;
   a->n_sandbox_mounts = n;
+  a->sandbox_ns = ns;
   pthread_mutex_unlock(&a->lock);
-  log_info("sandbox created id=%s storages=%zu", r->sandbox_id ? r->sandbox_id : "", n);
+  log_info("sandbox created id=%s storages=%zu hostname=%s dns=%zu",
+           r->sandbox_id ? r->sandbox_id : "", n, r->hostname ? r->hostname : "", r->n_dns);
   rc = 0;
 out:
   pthread_mutex_unlock(&a->ops_lock);
@@ -97,6 +99,9 @@ int agent_destroy_sandbox(struct agent *a, veil_error_t *err)
   free(a->sandbox_mounts);
   a->sandbox_mounts = NULL;
   a->n_sandbox_mounts = 0;
+  pthread_mutex_lock(&a->lock);
+  agent_sandbox_ns_release(&a->sandbox_ns);
+  pthread_mutex_unlock(&a->lock);
   a->sandbox_created = false;
   a->shutdown_requested = true;
   pthread_mutex_unlock(&a->ops_lock);
@@ -148,8 +153,7 @@ int agent_guest_details(struct agent *a, const Grpc__GuestDetailsRequest *r,
   pthread_mutex_lock(&a->lock);
   if (a->initdata_digest) {
     d->extra_features = calloc(1, sizeof(char *));
-    if (d->extra_features && asprintf(&d->extra_features[0], "initdata-digest=%s",
-                                      a->initdata_digest) > 0)
+    if (d->extra_features && (d->extra_features[0] = strdup(a->initdata_digest)))
       d->n_extra_features = 1;
   }
   pthread_mutex_unlock(&a->lock);

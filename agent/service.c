@@ -286,6 +286,59 @@ OP(op_set_policy)
   return 0;
 }
 
+/* --- network (interfaces.c, routes.c, neighbors.c) --- */
+
+static void free_message(ProtobufCMessage *m)
+{
+  protobuf_c_message_free_unpacked(m, NULL);
+}
+OP(op_update_interface)
+{
+  (void)cancel;
+  Types__Interface *it = NULL;
+  if (agent_update_interface(a, ((const Grpc__UpdateInterfaceRequest *)req_)->interface, &it,
+                             err) < 0)
+    return -1;
+  *resp = &it->base;
+  *resp_free = free_message;
+  return 0;
+}
+OP(op_update_routes)
+{
+  (void)cancel;
+  Grpc__Routes *routes = NULL;
+  if (agent_update_routes(a, ((const Grpc__UpdateRoutesRequest *)req_)->routes, &routes, err) < 0)
+    return -1;
+  *resp = &routes->base;
+  *resp_free = free_message;
+  return 0;
+}
+OP(op_list_interfaces)
+{
+  (void)cancel, (void)req_;
+  Grpc__Interfaces *list = NULL;
+  if (agent_list_interfaces(a, &list, err) < 0)
+    return -1;
+  *resp = &list->base;
+  *resp_free = free_message;
+  return 0;
+}
+OP(op_list_routes)
+{
+  (void)cancel, (void)req_;
+  Grpc__Routes *routes = NULL;
+  if (agent_list_routes(a, &routes, err) < 0)
+    return -1;
+  *resp = &routes->base;
+  *resp_free = free_message;
+  return 0;
+}
+OP(op_add_arp_neighbors)
+{
+  UNUSED_OP_ARGS;
+  return agent_add_arp_neighbors(a, ((const Grpc__AddARPNeighborsRequest *)req_)->neighbors, err);
+}
+
 struct method {
   const char *service;
   const char *name;
@@ -317,6 +370,11 @@ static const struct method methods[] = {
   { AGENT_SERVICE, "CopyFile", op_copy_file },
   { AGENT_SERVICE, "GetOOMEvent", op_get_oom_event },
   { AGENT_SERVICE, "SetPolicy", op_set_policy },
+  { AGENT_SERVICE, "UpdateInterface", op_update_interface },
+  { AGENT_SERVICE, "UpdateRoutes", op_update_routes },
+  { AGENT_SERVICE, "ListInterfaces", op_list_interfaces },
+  { AGENT_SERVICE, "ListRoutes", op_list_routes },
+  { AGENT_SERVICE, "AddARPNeighbors", op_add_arp_neighbors },
 };
 
 const char *const agent_method_names[] = {
@@ -324,7 +382,8 @@ const char *const agent_method_names[] = {
   "SignalProcess", "WaitProcess", "UpdateContainer", "StatsContainer", "PauseContainer",
   "ResumeContainer", "WriteStdin", "ReadStdout", "ReadStderr", "CloseStdin", "TtyWinResize",
   "CreateSandbox", "DestroySandbox", "GetGuestDetails", "SetGuestDateTime", "CopyFile",
-  "GetOOMEvent", "SetPolicy", "UpdateInterface", "ListRoutes", NULL,
+  "GetOOMEvent", "SetPolicy", "UpdateInterface", "ListRoutes", "UpdateRoutes", "AddARPNeighbors",
+  "ListInterfaces", NULL,
 };
 
 static const ProtobufCServiceDescriptor *service_desc(const char *service)

@@ -19,11 +19,11 @@
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "hypervisor/config.h"
-#include "hypervisor/initdata.h"
-#include "hypervisor/measure.h"
-#include "hypervisor/measure_bytes.h"
-#include "hypervisor/measure_launch.h"
-#include "hypervisor/vmsa.h"
+#include "measure/initdata.h"
+#include "measure/measure.h"
+#include "measure/measure_bytes.h"
+#include "measure/measure_launch.h"
+#include "measure/vmsa.h"
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)
 VEIL_DEFINE_CLEANUP(struct veil_config, veil_config_free)

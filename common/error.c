@@ -94,6 +94,23 @@ int veil_error_wrap(veil_error_t *err, const char *fmt, ...)
   return -1;
 }
 
+int veil_error_wrap_grpc(veil_error_t *err, int grpc_code, const char *fmt, ...)
+{
+  char *ctx = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  if (vasprintf(&ctx, fmt, ap) < 0)
+    ctx = NULL;
+  va_end(ap);
+  veil_error_wrap(err, "%s", ctx ? ctx : "");
+  free(ctx);
+  if (err && *err) {
+    (*err)->grpc_code = grpc_code;
+    (*err)->remote = 0; /* our verdict now, not the peer's */
+  }
+  return -1;
+}
+
 void veil_error_release(veil_error_t *err)
 {
   if (err == NULL || *err == NULL)

@@ -16,6 +16,7 @@ struct veil_error_s {
   int status;    /* errno value, > 0 */
   int grpc_code; /* google.rpc.Code, or -1 = derive from status */
   char *msg;
+  int remote;    /* code and message came from a ttrpc peer (untrusted if the peer is) */
 };
 typedef struct veil_error_s *veil_error_t;
 
@@ -54,6 +55,10 @@ int veil_error_grpc(veil_error_t *err, int grpc_code, const char *fmt, ...) VEIL
 /* Prefix the existing message with "context: ". Returns -1. If *err is NULL
  * (a bug in the callee), creates an EIO error holding only the context. */
 int veil_error_wrap(veil_error_t *err, const char *fmt, ...) VEIL_PRINTF(2, 3);
+
+/* veil_error_wrap, and the failure now has this gRPC meaning (e.g. a lower layer's EIO that is
+ * the caller's bad input: InvalidArgument). The one way to set a code on an existing error. */
+int veil_error_wrap_grpc(veil_error_t *err, int grpc_code, const char *fmt, ...) VEIL_PRINTF(3, 4);
 
 void veil_error_release(veil_error_t *err);
 

@@ -2,12 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -77,9 +78,13 @@ int veil_write_file_atomic(const char *path, const void *data, size_t len, mode_
                            veil_error_t *err)
 {
   cleanup_free char *tmp = NULL;
-  if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+  static unsigned long counter; /* threads of one process each get their own temp file */
+  if (asprintf(&tmp, "%s.tmp.%d.%lu", path, (int)getpid(),
+               __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED)) < 0)
     return veil_error_make(err, ENOMEM, "out of memory");
-  cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  /* never write through a planted link or into someone else's file */
+  unlink(tmp);
+  cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0)
     return veil_error_errno(err, "create `%s`", tmp);
   if (veil_write_all(fd, data, len, err) < 0 || fsync(fd) < 0) {
@@ -114,25 +119,42 @@ int veil_mkdir_p(const char *path, mode_t mode, veil_error_t *err)
   return 0;
 }
 
-static int remove_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+int veil_pidfd_open(pid_t pid)
 {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  if (remove(p) < 0 && errno != ENOENT)
-    return -1;
-  return 0;
+  return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-int veil_remove_tree(const char *path, veil_error_t *err)
+bool veil_pidfd_wait(int pidfd, int timeout_ms)
 {
-  struct stat st;
-  if (lstat(path, &st) < 0) {
-    if (errno == ENOENT)
-      return 0;
-    return veil_error_errno(err, "stat `%s`", path);
-  }
-  if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
-    return veil_error_errno(err, "remove `%s`", path);
-  return 0;
+  struct pollfd p = { .fd = pidfd, .events = POLLIN };
+  int r;
+  while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+    ;
+  return r > 0;
+}
+
+char *veil_file_tail(const char *path, size_t max)
+{
+  cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+  char *buf = calloc(1, max + 1);
+  if (buf == NULL)
+    return NULL;
+  if (fd < 0)
+    return buf;
+  off_t size = lseek(fd, 0, SEEK_END);
+  off_t from = size > (off_t)max ? size - (off_t)max : 0;
+  ssize_t n = pread(fd, buf, max, from);
+  if (n < 0)
+    n = 0;
+  buf[n] = '\0';
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+    buf[--n] = '\0';
+  /* start at a line boundary when truncated */
+  char *start = buf;
+  if (from > 0 && (start = strchr(buf, '\n')) != NULL)
+    memmove(buf, start + 1, strlen(start + 1) + 1);
+  for (char *p = buf; *p; p++)  /* one line in an error message */
+    if (*p == '\n')
+      *p = '|';
+  return buf;
 }

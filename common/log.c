@@ -9,12 +9,10 @@
 
 static enum veil_log_level current_level = VEIL_LOG_INFO;
 static const char *current_component = NULL;
-static int log_fd = 2;
 
 void veil_log_set_level(enum veil_log_level level) { current_level = level; }
 enum veil_log_level veil_log_get_level(void) { return current_level; }
 void veil_log_set_component(const char *component) { current_component = component; }
-void veil_log_set_fd(int fd) { log_fd = fd; }
 
 static const char *level_name(enum veil_log_level l)
 {
@@ -69,7 +67,7 @@ static void emit(enum veil_log_level level, const char *msg)
     n = sizeof(line) - 1;
   /* One write per line so lines from concurrent writers do not interleave;
    * EPIPE (containerd restarting) is ignored: SIGPIPE is ignored by servers. */
-  ssize_t r = write(log_fd, line, (size_t)n);
+  ssize_t r = write(STDERR_FILENO, line, (size_t)n);
   (void)r;
 }
 

@@ -11,8 +11,6 @@ void veil_log_set_level(enum veil_log_level level);
 enum veil_log_level veil_log_get_level(void);
 /* A component name added as `component=...` (e.g. "shim", "agent"). */
 void veil_log_set_component(const char *component);
-/* Redirect logging to fd (default 2). */
-void veil_log_set_fd(int fd);
 
 void veil_log(enum veil_log_level level, const char *fmt, ...) VEIL_PRINTF(2, 3);
 /* Log an error object at `level` with a prefix; does not release it. */

@@ -1,25 +1,28 @@
 #!/bin/bash
-# Builds veil's dev guest image from Debian packages, reproducibly.
+# Builds veil's dev guest image from Debian 13 (trixie) packages, reproducibly.
 #
 #   build-image.sh <outdir> <init-binary> [<modules.list>]
 #
 # Output: <outdir>/vmlinuz (Debian's bzImage: for firmware boots, OVMF/SEV),
 #         <outdir>/vmlinux (the same kernel uncompressed: an ELF with a PVH entry that QEMU
-#                           loads directly with -kernel; skips the xz decompression that
-#                           costs ~2.5 s under TCG),
+#                           loads directly with -kernel; skips the in-guest decompression),
 #         <outdir>/initrd.img (gzip'd newc cpio), <outdir>/kernel-release.
 #   /init                      <init-binary> (veil-agent-static), stripped
-#   /usr/bin/crun              Debian's crun with its shared libraries and ld.so
-#   /bin/busybox + links       busybox-static (debugging, tests)
-#   /lib/modules/<release>/    the modules of modules.list and their dependencies
+#   /usr/bin/crun              trixie's crun, with the trixie libraries its DT_NEEDED names
+#                              (transitively) and the trixie ld.so of its PT_INTERP
+#   /bin/busybox + links       the host's busybox-static (debugging, tests)
+#   /lib/modules/<release>/    the modules of modules.list and their dependencies (not the
+#                              ones built into the kernel)
 #   /etc/veil/modules.order    those modules in load order, relative to /lib/modules/<release>/
 #   /etc/passwd, /etc/group    root and nobody
 #
-# Kernel: linux-image-6.1.0-<N>-amd64, newest N known to apt-cache (or VEIL_GUEST_KERNEL=
-# <package>), downloaded once into VEIL_DEB_CACHE (default /var/cache/veil/debs); with no apt
-# lists the newest cached package is used. Reproducible: same packages and init binary give
-# the same bytes (sorted entries, mtimes = SOURCE_DATE_EPOCH, owner 0:0, renumbered inodes,
-# gzip -n).
+# Packages (guest/debs.sh): the newest linux-image-6.12.*-amd64 (or VEIL_GUEST_KERNEL=
+# <package>) and crun with its Depends, from trixie through private apt dirs under
+# /var/cache/veil; .debs cached in VEIL_DEB_CACHE (/var/cache/veil/debs) by name and version.
+# The lists are refreshed by scripts/setup; this script fetches them only when there are none,
+# and without network uses the newest cached .debs. Reproducible: same packages and init
+# binary give the same bytes (sorted entries, mtimes = SOURCE_DATE_EPOCH, owner 0:0, modes set
+# explicitly, renumbered inodes, gzip -n).
 set -euo pipefail
 
 die() { echo "build-image.sh: $*" >&2; exit 1; }
@@ -27,14 +30,18 @@ die() { echo "build-image.sh: $*" >&2; exit 1; }
 (($# >= 2)) || die "usage: build-image.sh <outdir> <init-binary> [<modules.list>]"
 outdir=$1
 init_bin=$2
-modules_list=${3:-$(dirname "$0")/modules.list}
-cache=${VEIL_DEB_CACHE:-/var/cache/veil/debs}
+here=$(dirname "$(realpath "$0")")
+modules_list=${3:-$here/modules.list}
 epoch=${SOURCE_DATE_EPOCH:-1704067200} # 2024-01-01, when the environment sets nothing
+# shellcheck source=debs.sh
+source "$here/debs.sh"
 
 [[ -x $init_bin ]] || die "init binary '$init_bin' missing: build veil-agent-static first (ninja agent/veil-agent-static)"
 [[ -f $modules_list ]] || die "module list '$modules_list' missing"
-for tool in dpkg depmod cpio gzip xz strip readelf ldd /bin/busybox /usr/bin/crun; do
-  command -v "$tool" >/dev/null || die "'$tool' not found: run scripts/setup (kmod cpio busybox-static crun binutils)"
+for tool in apt-get apt-cache dpkg dpkg-deb depmod cpio gzip xz zstd strip readelf od dd flock \
+            /bin/busybox; do
+  command -v "$tool" >/dev/null ||
+    die "'$tool' not found: run scripts/setup (apt kmod cpio busybox-static binutils xz-utils zstd)"
 done
 if readelf -l "$init_bin" 2>/dev/null | grep -q 'program interpreter'; then
   die "init binary '$init_bin' is dynamically linked: the initramfs has no libraries for it"
@@ -43,50 +50,42 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/veil-guest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# ---- kernel package ----------------------------------------------------------
-find_kernel_deb() {
-  local pkg=${VEIL_GUEST_KERNEL:-}
-  if [[ -z $pkg ]]; then
-    pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null |
-      awk '{print $1}' | sort -V | tail -n1 || true)
-  fi
-  if [[ -z $pkg ]]; then # no apt lists: newest cached package
-    ls "$cache"/linux-image-6.1.0-*-amd64_*.deb 2>/dev/null | grep -v cloud | sort -V | tail -n1
-    return
-  fi
-  local version
-  version=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
-  local deb
-  deb=$(ls "$cache/${pkg}_${version//:/%3a}_amd64.deb" 2>/dev/null || true)
-  if [[ -z $deb ]]; then
-    mkdir -p "$cache"
-    (cd "$cache" && apt-get download -q "$pkg" >&2) || die "apt-get download $pkg failed (no network and nothing in $cache?)"
-    deb=$(ls "$cache/${pkg}"_*_amd64.deb | sort -V | tail -n1)
-  fi
-  echo "$deb"
-}
-kernel_deb=$(find_kernel_deb)
-[[ -n $kernel_deb && -f $kernel_deb ]] || die "no linux-image-6.1.0-N-amd64 package: apt-get update, or put one into $cache"
+# ---- packages ----------------------------------------------------------------
+trixie_apt_init
+trixie_have_lists || trixie_apt_update || true
+kernel_deb=$(guest_kernel_deb)
+guest_deb_closure crun >"$work/crun-debs"
+mapfile -t crun_debs <"$work/crun-debs"
+trixie_apt_unlock
+
 dpkg -x "$kernel_deb" "$work/kernel"
+# trixie's kernel ships its modules in /usr/lib/modules; depmod -b looks in <base>/lib/modules
+if [[ -d $work/kernel/usr/lib/modules && ! -e $work/kernel/lib/modules ]]; then
+  mkdir -p "$work/kernel/lib"
+  mv "$work/kernel/usr/lib/modules" "$work/kernel/lib/modules"
+fi
 release=$(ls "$work/kernel/lib/modules")
 [[ -n $release && -f $work/kernel/boot/vmlinuz-$release ]] || die "$kernel_deb holds no vmlinuz"
 depmod -b "$work/kernel" "$release"
+tree=$work/trixie
+for deb in "${crun_debs[@]}"; do dpkg -x "$deb" "$tree"; done
 
 # ---- root tree ---------------------------------------------------------------
 root=$work/root
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/veil,dev,proc,sys,tmp,run,lib64}
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/veil,dev,proc,sys,tmp,run}
 moddir=lib/modules/$release
 
 # Module load order: depth-first over modules.dep, dependencies first, each module once.
-declare -A dep_of=() path_of=() seen=()
+# A listed module built into the kernel (modules.builtin) needs nothing.
+module_name() { local n=${1##*/}; n=${n%%.ko*}; echo "${n//-/_}"; }
+declare -A dep_of=() path_of=() seen=() builtin=()
 while IFS= read -r line; do
   mod=${line%%:*}
-  name=$(basename "$mod" .ko)
-  name=${name//-/_}
-  path_of[$name]=$mod
+  path_of[$(module_name "$mod")]=$mod
   dep_of[$mod]=${line#*:}
 done <"$work/kernel/$moddir/modules.dep"
-order=()
+while IFS= read -r mod; do builtin[$(module_name "$mod")]=1; done <"$work/kernel/$moddir/modules.builtin"
+order=() listed_builtin=()
 visit() {
   local mod=$1 i
   [[ -n ${seen[$mod]:-} ]] && return
@@ -99,25 +98,75 @@ visit() {
 while read -r name _; do
   [[ -z $name || $name == \#* ]] && continue
   name=${name//-/_}
-  [[ -n ${path_of[$name]:-} ]] || die "module '$name' (from $modules_list) is not in $release"
-  visit "${path_of[$name]}"
+  if [[ -n ${path_of[$name]:-} ]]; then
+    visit "${path_of[$name]}"
+  elif [[ -n ${builtin[$name]:-} ]]; then
+    listed_builtin+=("$name")
+  else
+    die "module '$name' (from $modules_list) is neither a module nor built into $release"
+  fi
 done <"$modules_list"
+# Stored uncompressed: the initramfs is gzip'd anyway, and the guest kernel's xz decoder under
+# TCG made module loading take ~3 times longer.
 for mod in "${order[@]}"; do
-  install -D -m 0644 "$work/kernel/$moddir/$mod" "$root/$moddir/$mod"
-  echo "$mod"
+  mkdir -p "$root/$moddir/$(dirname "$mod")"
+  case $mod in
+    *.ko.xz) xz -dc "$work/kernel/$moddir/$mod" >"$root/$moddir/${mod%.xz}" ;;
+    *.ko.zst) zstd -qdc "$work/kernel/$moddir/$mod" >"$root/$moddir/${mod%.zst}" ;;
+    *.ko.gz) gzip -dc "$work/kernel/$moddir/$mod" >"$root/$moddir/${mod%.gz}" ;;
+    *) cp "$work/kernel/$moddir/$mod" "$root/$moddir/$mod" ;;
+  esac
+  echo "${mod%.ko*}.ko"
 done >"$root/etc/veil/modules.order"
+chmod 0644 $(find "$root/lib/modules" -type f)
 
 # /init: the agent
 strip --strip-all -o "$root/init" "$init_bin"
 chmod 0755 "$root/init"
 
-# crun with the libraries it links (ldd output: "name => /path (addr)" or "/path (addr)")
-install -D -m 0755 /usr/bin/crun "$root/usr/bin/crun"
-ldd /usr/bin/crun | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }' | sort -u |
-  while read -r lib; do
-    install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+# crun and, from the trixie tree only (the host's glibc is Debian 12's), its PT_INTERP and
+# every library DT_NEEDED names, transitively. Symlinks in the tree resolve inside the tree.
+tree_resolve() { # tree-relative path -> tree-relative path of the file it ends at, or fail
+  local p=$1 t i
+  for ((i = 0; i < 40; i++)); do
+    if [[ ! -e $tree/$p && ! -L $tree/$p && $p != usr/* ]]; then p=usr/$p; fi # merged /usr
+    [[ -L $tree/$p ]] || { [[ -f $tree/$p ]] && echo "$p"; return; }
+    t=$(readlink "$tree/$p")
+    [[ $t == /* ]] && p=${t#/} || p=$(dirname "$p")/$t
+    p=$(realpath -m -s "/$p") && p=${p#/}
   done
-[[ -e $root/lib64/ld-linux-x86-64.so.2 ]] || die "ld.so not found by ldd /usr/bin/crun"
+  return 1
+}
+lib_dirs=(usr/lib/x86_64-linux-gnu lib/x86_64-linux-gnu usr/lib64 lib64 usr/lib lib)
+install -D -m 0755 "$tree/usr/bin/crun" "$root/usr/bin/crun"
+interp=$(readelf -lW "$tree/usr/bin/crun" | sed -n 's/.*program interpreter: \(.*\)\]$/\1/p')
+[[ -n $interp ]] || die "crun has no PT_INTERP"
+src=$(tree_resolve "${interp#/}") || die "crun's interpreter $interp is not in the $VEIL_GUEST_SUITE packages"
+install -D -m 0755 "$tree/$src" "$root$interp"
+declare -A have_lib=([${interp##*/}]=1)
+queue=(usr/bin/crun)
+while ((${#queue[@]})); do
+  elf=${queue[0]}
+  queue=("${queue[@]:1}")
+  for soname in $(readelf -dW "$tree/$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+    [[ -n ${have_lib[$soname]:-} ]] && continue
+    have_lib[$soname]=1
+    src= dir=
+    for dir in "${lib_dirs[@]}"; do
+      src=$(tree_resolve "$dir/$soname") && break
+    done
+    [[ -n $src ]] || die "$soname (NEEDED by /$elf) is in none of the $VEIL_GUEST_SUITE packages" \
+      "$(printf '%s ' "${crun_debs[@]##*/}")"
+    install -D -m 0755 "$tree/$src" "$root/$dir/$soname"
+    queue+=("$src")
+  done
+done
+# the guest's loader finds them without ld.so.cache: ask it, confined to the image tree
+run_in_root() {
+  if ((EUID == 0)); then chroot "$root" "$@"; else unshare -r --root="$root" "$@"; fi
+}
+libs=$(run_in_root "$interp" --list /usr/bin/crun 2>&1) || die "crun's libraries do not load in the image: $libs"
+crun_version=$(dpkg-deb -f "$(grep -m1 '/crun_' "$work/crun-debs")" Version)
 
 # busybox-static and its applet links (not init/linuxrc: /init is the agent)
 install -m 0755 /bin/busybox "$root/bin/busybox"
@@ -140,26 +189,55 @@ chmod 0644 "$root/etc/passwd" "$root/etc/group" "$root/etc/veil/modules.order"
 chmod 0755 $(find "$root" -type d)
 chmod 1777 "$root/tmp"
 
+# ---- kernel: vmlinux out of the bzImage ----------------------------------------
+# The boot protocol header (>= 2.08) gives the payload's place: (setup_sects + 1) * 512 +
+# payload_offset, payload_length bytes, the last 4 of them the decompressed size
+# (arch/x86/boot/header.S, compressed/Makefile's size_append). Debian 12 used xz, 13 zstd.
+extract_vmlinux() {
+  local bz=$1 out=$2
+  u() { od -An -tu"$1" -j "$2" -N "$1" "$bz" | tr -d ' '; }
+  [[ $(od -An -c -j $((0x202)) -N4 "$bz" | tr -d ' ') == HdrS ]] || die "$bz is not a bzImage"
+  (($(u 2 $((0x206))) >= 0x208)) || die "$bz: boot protocol older than 2.08 (no payload fields)"
+  local sects start len size magic
+  sects=$(u 1 $((0x1f1)))
+  ((sects)) || sects=4
+  start=$(((sects + 1) * 512 + $(u 4 $((0x248)))))
+  len=$(u 4 $((0x24c)))
+  size=$(u 4 $((start + len - 4)))
+  magic=$(od -An -tx1 -j "$start" -N6 "$bz" | tr -d ' \n')
+  local decompress
+  case $magic in
+    28b52ffd*) decompress=(zstd -dc --memory=2048MB) ;;
+    fd377a585a00) decompress=(xz -dc --single-stream) ;;
+    1f8b*) decompress=(gzip -dc) ;;
+    *) die "$bz: payload compression with magic $magic not handled (zstd, xz and gzip are)" ;;
+  esac
+  dd if="$bz" bs=1M iflag=skip_bytes,count_bytes skip="$start" count=$((len - 4)) status=none |
+    "${decompress[@]}" >"$out" || die "cannot decompress the ${decompress[0]} payload of $bz"
+  [[ $(stat -c %s "$out") == "$size" ]] || die "$bz: payload decompressed to $(stat -c %s "$out") bytes, header says $size"
+  [[ $(od -An -c -N4 "$out" | tr -d ' ') == 177ELF ]] || die "$bz: payload is not an ELF vmlinux"
+  # XEN_ELFNOTE_PHYS32_ENTRY (18): the PVH entry point QEMU's -kernel jumps to
+  local notes
+  notes=$(readelf -nW "$out")
+  grep -qE '^[[:space:]]+Xen[[:space:]]+0x[0-9a-f]+[[:space:]].*(\(0x00000012\)|PHYS32_ENTRY)' <<<"$notes" ||
+    die "vmlinux from $bz has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)"
+}
+
 # ---- archive -----------------------------------------------------------------
 find "$root" -exec touch -h -d "@$epoch" {} +
 mkdir -p "$outdir"
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
   cpio --quiet -o -H newc --owner=0:0 --reproducible) | gzip -n -6 >"$work/initrd.img"
+extract_vmlinux "$work/kernel/boot/vmlinuz-$release" "$work/vmlinux"
 install -m 0644 "$work/kernel/boot/vmlinuz-$release" "$outdir/vmlinuz.tmp"
-# vmlinux: the bzImage payload is one xz stream (CONFIG_KERNEL_XZ) holding the ELF vmlinux
-xz_offset=$(LC_ALL=C grep -m1 -obUaP '\xfd7zXZ\x00' "$outdir/vmlinuz.tmp" | cut -d: -f1)
-[[ -n $xz_offset ]] || die "no xz payload in vmlinuz-$release (kernel not built with CONFIG_KERNEL_XZ?)"
-xz -dc --single-stream < <(tail -c +$((xz_offset + 1)) "$outdir/vmlinuz.tmp") >"$work/vmlinux" ||
-  die "cannot decompress the xz payload of vmlinuz-$release"
-readelf -n "$work/vmlinux" 2>/dev/null | grep -c 'Xen' >/dev/null || die "vmlinux from vmlinuz-$release has no PVH note"
-chmod 0644 "$work/vmlinux"
+chmod 0644 "$work/vmlinux" "$work/initrd.img"
 mv "$work/vmlinux" "$outdir/vmlinux"
 mv "$outdir/vmlinuz.tmp" "$outdir/vmlinuz"
 mv "$work/initrd.img" "$outdir/initrd.img"
-chmod 0644 "$outdir/initrd.img"
 echo "$release" >"$outdir/kernel-release"
 
 size() { stat -c %s "$1"; }
-echo "guest image: $(basename "$kernel_deb"), ${#order[@]} modules," \
-  "vmlinuz $(size "$outdir/vmlinuz") bytes, vmlinux $(size "$outdir/vmlinux") bytes, initrd.img $(size "$outdir/initrd.img") bytes" \
+echo "guest image: ${kernel_deb##*/}, crun $crun_version, ${#order[@]} modules" \
+  "(built in: ${listed_builtin[*]:-none}), vmlinuz $(size "$outdir/vmlinuz") bytes," \
+  "vmlinux $(size "$outdir/vmlinux") bytes, initrd.img $(size "$outdir/initrd.img") bytes" \
   "(sha256 $(sha256sum "$outdir/initrd.img" | cut -c1-16))"

@@ -17,6 +17,7 @@
 #define CONFIG_MAX_SIZE (1024 * 1024)
 #define DEFAULT_CONFIG_PATH "/etc/veil/configuration.json"
 #define DEFAULT_GUEST_DIR "/usr/local/share/veil/guest"
+#define DEFAULT_VHOST_USER_VSOCK "/usr/local/libexec/veil/vhost-device-vsock" /* packaging/install.sh */
 #ifndef VEIL_DATADIR /* set by hypervisor/meson.build */
 #define VEIL_DATADIR "/usr/local/share"
 #endif
@@ -51,6 +52,19 @@ bool veil_profile_is_tee(enum veil_profile p)
   return p != VEIL_PROFILE_DEV;
 }
 
+bool veil_profile_tee(enum veil_profile p, enum veil_tee *out)
+{
+  switch (p) {
+  case VEIL_PROFILE_SEV: *out = VEIL_TEE_SEV; return true;
+  case VEIL_PROFILE_SEV_ES: *out = VEIL_TEE_SEV_ES; return true;
+  case VEIL_PROFILE_SNP: *out = VEIL_TEE_SNP; return true;
+  case VEIL_PROFILE_TDX: *out = VEIL_TEE_TDX; return true;
+  case VEIL_PROFILE_SE: *out = VEIL_TEE_SE; return true;
+  case VEIL_PROFILE_DEV: break;
+  }
+  return false;
+}
+
 void veil_config_free(struct veil_config *c)
 {
   if (c == NULL)
@@ -58,7 +72,7 @@ void veil_config_free(struct veil_config *c)
   char **strs[] = { &c->path, &c->backend, &c->qemu_path, &c->kernel, &c->initrd, &c->firmware,
                     &c->kernel_params, &c->machine_type, &c->accel, &c->shared_fs, &c->run_dir,
                     &c->vcpu_type, &c->id_block, &c->id_auth, &c->quote_generation_socket,
-                    &c->qemu_user, &c->libvirt_uri };
+                    &c->qemu_user, &c->libvirt_uri, &c->agent_channel, &c->vhost_user_vsock_path };
   for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
     free(*strs[i]);
   veil_cleanup_strvp(&c->enable_annotations);
@@ -111,6 +125,8 @@ int veil_config_new_default(enum veil_profile profile, struct veil_config **out,
   r |= set_str(&c->quote_generation_socket, "");
   r |= set_str(&c->qemu_user, "");
   r |= set_str(&c->libvirt_uri, "qemu:///system");
+  r |= set_str(&c->agent_channel, "vsock");  /* every profile: kata-agent listens on vsock only */
+  r |= set_str(&c->vhost_user_vsock_path, DEFAULT_VHOST_USER_VSOCK);
   if (r != 0 || c->enable_annotations == NULL)
     return veil_error_make(err, ENOMEM, "out of memory");
   *out = steal_pointer(&c);
@@ -156,6 +172,8 @@ static const struct key_def keys[] = {
   { "hardening", K_BOOL, F(hardening), 0, 0 },
   { "qemu_user", K_STR, F(qemu_user), 0, 0 },
   { "libvirt_uri", K_STR, F(libvirt_uri), 0, 0 },
+  { "agent_channel", K_STR, F(agent_channel), 0, 0 },
+  { "vhost_user_vsock_path", K_STR, F(vhost_user_vsock_path), 0, 0 },
   { "enable_annotations", K_STRV, F(enable_annotations), 0, 0 },
 };
 #undef F
@@ -261,6 +279,7 @@ static int validate(const struct veil_config *c, const char *name, veil_error_t 
   static const char *const backends[] = { "qemu", "libvirt", NULL };
   static const char *const accels[] = { "tcg", "kvm", NULL };
   static const char *const fs[] = { "9p", "virtio-fs", "none", NULL };
+  static const char *const channels[] = { "vsock", "virtio-serial", NULL };
   const char *prof = veil_profile_name(c->profile);
   if (!one_of(c->backend, backends))
     return veil_error_make(err, EINVAL, "config `%s`: key `backend` = `%s`: use \"qemu\" or \"libvirt\"",
@@ -272,6 +291,10 @@ static int validate(const struct veil_config *c, const char *name, veil_error_t 
     return veil_error_make(err, EINVAL,
                            "config `%s`: key `shared_fs` = `%s`: use \"9p\", \"virtio-fs\" or \"none\"",
                            name, c->shared_fs);
+  if (!one_of(c->agent_channel, channels))
+    return veil_error_make(err, EINVAL,
+                           "config `%s`: key `agent_channel` = `%s`: use \"vsock\" or \"virtio-serial\"",
+                           name, c->agent_channel);
   if (strcmp(c->shared_fs, "virtio-fs") == 0)
     return veil_error_make(err, ENOTSUP,
                            "config `%s`: key `shared_fs` = \"virtio-fs\" is not implemented: use \"9p\"",
@@ -279,9 +302,10 @@ static int validate(const struct veil_config *c, const char *name, veil_error_t 
   const char *paths[][2] = { { "qemu_path", c->qemu_path }, { "kernel", c->kernel },
                              { "initrd", c->initrd },       { "firmware", c->firmware },
                              { "run_dir", c->run_dir },     { "id_block", c->id_block },
-                             { "id_auth", c->id_auth } };
+                             { "id_auth", c->id_auth },
+                             { "vhost_user_vsock_path", c->vhost_user_vsock_path } };
   for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-    bool may_be_empty = i >= 2 && i != 4;
+    bool may_be_empty = i >= 2 && i != 4 && i != 7;
     if ((!may_be_empty && paths[i][1][0] == '\0') || !absolute_or_empty(paths[i][1]))
       return veil_error_make(err, EINVAL, "config `%s`: key `%s` = `%s` must be an absolute path",
                              name, paths[i][0], paths[i][1]);

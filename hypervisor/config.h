@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "common/error.h"
+#include "common/tee.h"
 
 enum veil_profile {
   VEIL_PROFILE_DEV,
@@ -49,6 +50,8 @@ struct veil_config {
   bool hardening;           /* -sandbox, capability drop (default on) */
   char *qemu_user;          /* run QEMU as this user, "" = same user, capabilities dropped */
   char *libvirt_uri;        /* libvirt backend connection URI */
+  char *agent_channel;      /* "vsock" (vhost-vsock, else hybrid vsock) | "virtio-serial" */
+  char *vhost_user_vsock_path; /* vhost-device-vsock, the hybrid-vsock backend */
   char **enable_annotations;/* NULL-terminated list of annotation names the shim honours */
 };
 
@@ -60,6 +63,8 @@ int veil_config_parse(const char *name, const char *data, size_t len, struct vei
 int veil_config_new_default(enum veil_profile profile, struct veil_config **out, veil_error_t *err);
 int veil_profile_from_name(const char *name, enum veil_profile *out);
 bool veil_profile_is_tee(enum veil_profile p);
+/* The TEE a profile runs on (false for dev). */
+bool veil_profile_tee(enum veil_profile p, enum veil_tee *out);
 
 /* Which config file to use: options_path (runtime options ConfigPath) if set, else
  * $VEIL_CONFIG, else the default path. *out is malloc'd. */

@@ -6,7 +6,7 @@
 #define VEIL_HYPERVISOR_FIRMWARE_H
 
 #include "common/error.h"
-#include "hypervisor/host_probe.h"
+#include "hypervisor/config.h"
 
 enum veil_fw_mapping { VEIL_FW_FLASH, VEIL_FW_MEMORY };
 

@@ -17,26 +17,6 @@
 #include "hypervisor/firmware.h"
 #include "hypervisor/qemu_caps.h"
 
-static const char *const tee_names[] = { "sev", "sev-es", "snp", "tdx", "se" };
-
-const char *veil_tee_name(enum veil_tee t)
-{
-  return (unsigned)t < VEIL_TEE_COUNT ? tee_names[t] : "unknown";
-}
-
-bool veil_profile_tee(enum veil_profile p, enum veil_tee *out)
-{
-  switch (p) {
-  case VEIL_PROFILE_SEV: *out = VEIL_TEE_SEV; return true;
-  case VEIL_PROFILE_SEV_ES: *out = VEIL_TEE_SEV_ES; return true;
-  case VEIL_PROFILE_SNP: *out = VEIL_TEE_SNP; return true;
-  case VEIL_PROFILE_TDX: *out = VEIL_TEE_TDX; return true;
-  case VEIL_PROFILE_SE: *out = VEIL_TEE_SE; return true;
-  case VEIL_PROFILE_DEV: break;
-  }
-  return false;
-}
-
 void veil_host_probe_free(struct veil_host_probe *p)
 {
   if (p == NULL)

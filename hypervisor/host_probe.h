@@ -18,8 +18,6 @@ struct veil_probe_opts {
   const char *qemu_s390x;
 };
 
-enum veil_tee { VEIL_TEE_SEV, VEIL_TEE_SEV_ES, VEIL_TEE_SNP, VEIL_TEE_TDX, VEIL_TEE_SE, VEIL_TEE_COUNT };
-
 struct veil_tee_status {
   bool usable;
   char *why;     /* why not usable ("" when usable): every failed check, "; "-joined */
@@ -41,9 +39,6 @@ struct veil_host_probe {
 
 int veil_host_probe(const struct veil_probe_opts *opts, struct veil_host_probe **out, veil_error_t *err);
 void veil_host_probe_free(struct veil_host_probe *p);
-const char *veil_tee_name(enum veil_tee t);
-/* The TEE a profile needs (false for dev). */
-bool veil_profile_tee(enum veil_profile p, enum veil_tee *out);
 /* Does the host (hardware + kernel) offer what profile p needs? The error says why and what
  * to do. QEMU and firmware are checked separately by the VM start path. */
 int veil_host_check_profile(const struct veil_host_probe *p, enum veil_profile profile, veil_error_t *err);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/base64.h"
 #include "common/cleanup.h"
 
 /* Write s with XML escaping. */
@@ -77,11 +76,11 @@ static void cpu_section(FILE *f, const struct veil_config *c)
   fprintf(f, "</model>\n  </cpu>\n");
 }
 
-static void launch_security(FILE *f, const struct veil_qemu_plan *p)
+/* bound: the initdata digest as the TEE binds it (veil_vm_initdata_binding), or NULL */
+static void launch_security(FILE *f, const struct veil_qemu_plan *p, const char *bound)
 {
   const struct veil_vm_spec *s = p->spec;
   const struct veil_config *c = s->config;
-  bool digest = s->initdata_digest && s->initdata_digest_len > 0;
   switch (c->profile) {
   case VEIL_PROFILE_DEV:
     return;
@@ -102,23 +101,15 @@ static void launch_security(FILE *f, const struct veil_qemu_plan *p)
       elem(f, "    ", "idBlock", p->id_block_b64);
     if (p->id_auth_b64)
       elem(f, "    ", "idAuth", p->id_auth_b64);
-    if (digest) {
-      unsigned char buf[32] = { 0 };
-      memcpy(buf, s->initdata_digest, s->initdata_digest_len < 32 ? s->initdata_digest_len : 32);
-      cleanup_free char *b = veil_base64_encode(buf, 32);
-      elem(f, "    ", "hostData", b ? b : "");
-    }
+    if (bound)
+      elem(f, "    ", "hostData", bound);
     fprintf(f, "  </launchSecurity>\n");
     return;
   }
   case VEIL_PROFILE_TDX: {
     fprintf(f, "  <launchSecurity type='tdx'>\n");
-    if (digest) {
-      unsigned char buf[48] = { 0 };
-      memcpy(buf, s->initdata_digest, s->initdata_digest_len < 48 ? s->initdata_digest_len : 48);
-      cleanup_free char *b = veil_base64_encode(buf, 48);
-      elem(f, "    ", "mrConfigId", b ? b : "");
-    }
+    if (bound)
+      elem(f, "    ", "mrConfigId", bound);
     if (strncmp(c->quote_generation_socket, "unix:", 5) == 0) {
       fprintf(f, "    <quoteGenerationService path='");
       esc(f, c->quote_generation_socket + 5);
@@ -147,7 +138,8 @@ static void devices(FILE *f, const struct veil_qemu_plan *p)
   esc(f, p->run_dir);
   fprintf(f, "/console.log'/>\n      <target %s/>\n    </%s>\n", s390 ? "type='sclp'" : "port='0'",
           s390 ? "console" : "serial");
-  if (p->channel->kind == VEIL_CHANNEL_VSOCK) {
+  switch (p->channel->kind) {
+  case VEIL_CHANNEL_VHOST_VSOCK:
     fprintf(f, "    <vsock model='virtio'>\n");
     if (p->channel->cid)
       fprintf(f, "      <cid auto='no' address='%u'/>\n", p->channel->cid);
@@ -156,7 +148,10 @@ static void devices(FILE *f, const struct veil_qemu_plan *p)
     if (io[0])
       fprintf(f, "      <driver%s/>\n", io);
     fprintf(f, "    </vsock>\n");
-  } else {
+    break;
+  case VEIL_CHANNEL_HYBRID_VSOCK:
+    break;  /* libvirt 9.0's <vsock> has no vhost-user backend: see qemu_commandline() */
+  case VEIL_CHANNEL_VIRTIO_SERIAL:
     if (io[0])
       fprintf(f, "    <controller type='virtio-serial' index='0'>\n      <driver%s/>\n    </controller>\n", io);
     else
@@ -164,6 +159,7 @@ static void devices(FILE *f, const struct veil_qemu_plan *p)
     fprintf(f, "    <channel type='unix'>\n      <source mode='bind' path='");
     esc(f, p->channel->unix_path);
     fprintf(f, "'/>\n      <target type='virtio' name='" VEIL_AGENT_CHANNEL_NAME "'/>\n    </channel>\n");
+    break;
   }
   for (size_t i = 0; i < s->n_shares; i++) {
     /* accessmode squash = QEMU security_model=none */
@@ -209,6 +205,47 @@ static void devices(FILE *f, const struct veil_qemu_plan *p)
   fprintf(f, "    </rng>\n    <memballoon model='none'/>\n  </devices>\n");
 }
 
+static bool hybrid(const struct veil_qemu_plan *p)
+{
+  return p->channel->kind == VEIL_CHANNEL_HYBRID_VSOCK;
+}
+
+/* RAM from a shared memfd (hybrid vsock: the vhost-user backend maps it); SEV pins its
+ * encrypted pages. */
+static void memory_backing(FILE *f, const struct veil_qemu_plan *p)
+{
+  const struct veil_config *c = p->spec->config;
+  bool locked = c->profile == VEIL_PROFILE_SEV || c->profile == VEIL_PROFILE_SEV_ES;
+  if (!locked && !hybrid(p))
+    return;
+  fprintf(f, "  <memoryBacking>\n");
+  if (hybrid(p))
+    fprintf(f, "    <source type='memfd'/>\n    <access mode='shared'/>\n");
+  if (locked)
+    fprintf(f, "    <locked/>\n");
+  fprintf(f, "  </memoryBacking>\n");
+}
+
+/* The hybrid-vsock device, passed through to QEMU's command line (libvirt taints the domain
+ * "custom-argv"): a vhost-user chardev to the helper's socket and vhost-user-vsock on it. */
+static void qemu_commandline(FILE *f, const struct veil_qemu_plan *p)
+{
+  if (!hybrid(p))
+    return;
+  const struct veil_config *c = p->spec->config;
+  fprintf(f, "  <qemu:commandline>\n    <qemu:arg value='-chardev'/>\n");
+  fprintf(f, "    <qemu:arg value='socket,id=vhostvsock,path=");
+  esc(f, p->channel->vhost_user_path);
+  fprintf(f, "'/>\n    <qemu:arg value='-device'/>\n");
+  /* libvirt fills pcie.0 from slot 1 with the root ports it adds and knows nothing of this
+   * device: a fixed slot at the end (q35's 0x1f is the LPC bridge) stays out of its way. */
+  bool q35 = strncmp(c->machine_type, "q35", 3) == 0 || strstr(c->machine_type, "-q35") != NULL;
+  fprintf(f, "    <qemu:arg value='vhost-user-vsock-%s,id=vsock0,chardev=vhostvsock%s%s'/>\n",
+          c->profile == VEIL_PROFILE_SE ? "ccw" : "pci", q35 ? ",bus=pcie.0,addr=0x1e" : "",
+          veil_profile_is_tee(c->profile) ? ",iommu_platform=on" : "");
+  fprintf(f, "  </qemu:commandline>\n");
+}
+
 int veil_libvirt_domain_xml(const struct veil_qemu_plan *p, char **xml, veil_error_t *err)
 {
   const struct veil_vm_spec *s = p->spec;
@@ -217,10 +254,9 @@ int veil_libvirt_domain_xml(const struct veil_qemu_plan *p, char **xml, veil_err
     return veil_error_make(err, EINVAL, "at most 26 disks with the libvirt backend");
   if (s->n_shares > 0 && strcmp(c->shared_fs, "9p") != 0)
     return veil_error_make(err, EINVAL, "shares requested but shared_fs = \"%s\"", c->shared_fs);
-  if (s->initdata_digest_len > 0 && (c->profile == VEIL_PROFILE_SEV || c->profile == VEIL_PROFILE_SEV_ES ||
-                                     c->profile == VEIL_PROFILE_SE))
-    return veil_error_make(err, ENOTSUP, "profile %s cannot bind an initdata digest",
-                           veil_profile_name(c->profile));
+  cleanup_free char *bound = NULL;
+  if (veil_vm_initdata_binding(s, &bound, err) < 0)
+    return -1;
   if (veil_vm_check_nics(s, err) < 0)
     return -1;
   for (size_t i = 0; i < s->n_nics; i++) {
@@ -237,11 +273,11 @@ int veil_libvirt_domain_xml(const struct veil_qemu_plan *p, char **xml, veil_err
   FILE *f = open_memstream(&buf, &len);
   if (f == NULL)
     return veil_error_errno(err, "open_memstream");
-  fprintf(f, "<domain type='%s'>\n  <name>veil-", strcmp(c->accel, "kvm") == 0 ? "kvm" : "qemu");
+  fprintf(f, "<domain type='%s'%s>\n  <name>veil-", strcmp(c->accel, "kvm") == 0 ? "kvm" : "qemu",
+          hybrid(p) ? " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'" : "");
   esc(f, s->id);
   fprintf(f, "</name>\n  <memory unit='MiB'>%u</memory>\n  <vcpu>%u</vcpu>\n", mem, vcpus);
-  if (c->profile == VEIL_PROFILE_SEV || c->profile == VEIL_PROFILE_SEV_ES)
-    fprintf(f, "  <memoryBacking>\n    <locked/>\n  </memoryBacking>\n"); /* encrypted pages are pinned */
+  memory_backing(f, p);
   os_section(f, p);
   if (c->profile != VEIL_PROFILE_SE)
     fprintf(f, "  <features>\n    <acpi/>\n  </features>\n");
@@ -249,11 +285,12 @@ int veil_libvirt_domain_xml(const struct veil_qemu_plan *p, char **xml, veil_err
   fprintf(f, "  <clock offset='utc'/>\n  <on_poweroff>destroy</on_poweroff>\n"
              "  <on_reboot>destroy</on_reboot>\n  <on_crash>destroy</on_crash>\n");
   devices(f, p);
-  launch_security(f, p);
+  launch_security(f, p, bound);
   /* run QEMU as the configured user, else root with libvirt's capability clearing: the run dir
    * (0700) holds the agent socket */
   fprintf(f, "  <seclabel type='static' model='dac' relabel='no'>\n    <label>%s</label>\n  </seclabel>\n",
           p->dac_label ? p->dac_label : "+0:+0");
+  qemu_commandline(f, p);
   fprintf(f, "</domain>\n");
   if (fclose(f) != 0) {
     free(buf);

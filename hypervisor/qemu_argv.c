@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/base64.h"
 #include "common/cleanup.h"
+#include "common/initdata.h"
 #include "hypervisor/argvec.h"
 
 #define SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
@@ -22,13 +22,17 @@ char *veil_vm_cmdline(const struct veil_vm_spec *spec)
   return s;
 }
 
-/* Bind a digest into a fixed-size field: zero-pad or truncate (as Kata does). */
-static char *digest_field_b64(const struct veil_vm_spec *spec, size_t size)
+int veil_vm_initdata_binding(const struct veil_vm_spec *spec, char **b64, veil_error_t *err)
 {
-  unsigned char buf[64] = { 0 };
-  size_t n = spec->initdata_digest_len < size ? spec->initdata_digest_len : size;
-  memcpy(buf, spec->initdata_digest, n);
-  return veil_base64_encode(buf, size);
+  enum veil_tee tee;
+  uint8_t field[VEIL_INITDATA_MAX_DIGEST];
+  size_t len;
+  *b64 = NULL;
+  if (!spec->initdata_digest || spec->initdata_digest_len == 0 ||
+      !veil_profile_tee(spec->config->profile, &tee))
+    return 0;
+  return veil_initdata_binding(tee, spec->initdata_digest, spec->initdata_digest_len, field, &len,
+                               b64, err);
 }
 
 static bool is_s390x(const struct veil_config *c)
@@ -52,8 +56,19 @@ static bool has_comma(const char *s)
   return s && strchr(s, ',') != NULL;
 }
 
-static void push_machine(struct veil_argvec *a, const struct veil_config *c)
+/* Hybrid vsock: the vhost-user backend maps guest RAM, so RAM comes from a shared memfd. For
+ * SNP and TDX, QEMU (>= 9.1 / 10.1) keeps private pages in a guest_memfd of its own whatever
+ * the backend; this memfd then holds the shared pages only (docs/hypervisor.md). */
+#define SHARED_RAM_ID "mem"
+
+static bool shared_ram(const struct veil_qemu_plan *p)
 {
+  return p->channel->kind == VEIL_CHANNEL_HYBRID_VSOCK;
+}
+
+static void push_machine(struct veil_argvec *a, const struct veil_config *c, bool shared_ram)
+{
+  const char *mem = shared_ram ? ",memory-backend=" SHARED_RAM_ID : "";
   const char *cgs = NULL;
   switch (c->profile) {
   case VEIL_PROFILE_SEV:
@@ -65,11 +80,38 @@ static void push_machine(struct veil_argvec *a, const struct veil_config *c)
   }
   veil_argvec_push(a, "-machine");
   if (cgs == NULL)
-    veil_argvec_push(a, c->machine_type);
+    veil_argvec_pushf(a, "%s%s", c->machine_type, mem);
   else if (is_s390x(c))
-    veil_argvec_pushf(a, "%s,confidential-guest-support=%s", c->machine_type, cgs);
+    veil_argvec_pushf(a, "%s,confidential-guest-support=%s%s", c->machine_type, cgs, mem);
   else  /* a TEE's interrupt controller must be split (TDX requires it; Kata forces it) */
-    veil_argvec_pushf(a, "%s,confidential-guest-support=%s,kernel_irqchip=split", c->machine_type, cgs);
+    veil_argvec_pushf(a, "%s,confidential-guest-support=%s,kernel_irqchip=split%s", c->machine_type, cgs, mem);
+}
+
+static void push_agent_channel(struct veil_argvec *a, const struct veil_qemu_plan *p)
+{
+  const struct veil_config *c = p->spec->config;
+  const struct veil_agent_channel *ch = p->channel;
+  switch (ch->kind) {
+  case VEIL_CHANNEL_VHOST_VSOCK:
+    veil_argvec_push(a, "-device");
+    veil_argvec_pushf(a, "vhost-vsock-%s,id=vsock0,guest-cid=%u,vhostfd=%d%s", bus(c), ch->cid,
+                      VEIL_QEMU_VHOST_FD, iommu(c));
+    return;
+  case VEIL_CHANNEL_HYBRID_VSOCK:  /* QEMU connects to the helper, which listens */
+    veil_argvec_push(a, "-chardev");
+    veil_argvec_pushf(a, "socket,id=vhostvsock,path=%s", ch->vhost_user_path);
+    veil_argvec_push(a, "-device");
+    veil_argvec_pushf(a, "vhost-user-vsock-%s,id=vsock0,chardev=vhostvsock%s", bus(c), iommu(c));
+    return;
+  case VEIL_CHANNEL_VIRTIO_SERIAL:
+    veil_argvec_push(a, "-device");
+    veil_argvec_pushf(a, "virtio-serial-%s,id=vser0%s", bus(c), iommu(c));
+    veil_argvec_push(a, "-chardev");
+    veil_argvec_pushf(a, "socket,id=agentch,path=%s,server=on,wait=off", ch->unix_path);
+    veil_argvec_push(a, "-device");
+    veil_argvec_push(a, "virtserialport,chardev=agentch,name=" VEIL_AGENT_CHANNEL_NAME);
+    return;
+  }
 }
 
 static const char *default_cpu(const struct veil_config *c)
@@ -88,7 +130,9 @@ static int push_tee_object(struct veil_argvec *a, const struct veil_qemu_plan *p
 {
   const struct veil_vm_spec *s = p->spec;
   const struct veil_config *c = s->config;
-  bool digest = s->initdata_digest && s->initdata_digest_len > 0;
+  cleanup_free char *bound = NULL; /* SNP host-data / TDX mrconfigid */
+  if (veil_vm_initdata_binding(s, &bound, err) < 0)
+    return -1;
   switch (c->profile) {
   case VEIL_PROFILE_DEV:
     return 0;
@@ -97,14 +141,9 @@ static int push_tee_object(struct veil_argvec *a, const struct veil_qemu_plan *p
     veil_argvec_push(a, "-object");
     veil_argvec_pushf(a, "sev-guest,id=sev0,cbitpos=%u,reduced-phys-bits=%u,policy=0x%llx%s", p->cbitpos,
                       p->reduced_phys_bits, c->policy, c->kernel_hashes ? ",kernel-hashes=on" : "");
-    if (digest)
-      return veil_error_make(err, ENOTSUP, "profile %s cannot bind an initdata digest (no host-data "
-                             "field in SEV/SEV-ES): use snp or tdx", veil_profile_name(c->profile));
     return 0;
   case VEIL_PROFILE_SNP: {
-    cleanup_free char *hd = digest ? digest_field_b64(s, 32) : NULL;
-    if (digest && hd == NULL)
-      return veil_error_make(err, ENOMEM, "out of memory");
+    const char *hd = bound;
     veil_argvec_push(a, "-object");
     veil_argvec_pushf(a, "sev-snp-guest,id=sev0,cbitpos=%u,reduced-phys-bits=%u,policy=0x%llx%s%s%s%s%s%s%s%s",
                       p->cbitpos, p->reduced_phys_bits, c->policy, c->kernel_hashes ? ",kernel-hashes=on" : "",
@@ -115,7 +154,7 @@ static int push_tee_object(struct veil_argvec *a, const struct veil_qemu_plan *p
     return 0;
   }
   case VEIL_PROFILE_TDX: {
-    cleanup_free char *mr = digest ? digest_field_b64(s, 48) : NULL;
+    const char *mr = bound;
     cleanup_free char *qgs = NULL;
     const char *q = c->quote_generation_socket;
     unsigned cid, port;
@@ -131,7 +170,7 @@ static int push_tee_object(struct veil_argvec *a, const struct veil_qemu_plan *p
     } else {
       qgs = strdup("");
     }
-    if (qgs == NULL || (digest && mr == NULL))
+    if (qgs == NULL)
       return veil_error_make(err, ENOMEM, "out of memory");
     /* JSON form: the nested quote-generation-socket is not expressible in key=value syntax */
     veil_argvec_push(a, "-object");
@@ -142,9 +181,6 @@ static int push_tee_object(struct veil_argvec *a, const struct veil_qemu_plan *p
   case VEIL_PROFILE_SE:
     veil_argvec_push(a, "-object");
     veil_argvec_push(a, "s390-pv-guest,id=pv0");
-    if (digest)
-      return veil_error_make(err, ENOTSUP, "profile se cannot bind an initdata digest (QEMU's "
-                             "s390-pv-guest has no such field)");
     return 0;
   }
   return 0;
@@ -227,7 +263,7 @@ int veil_qemu_build_argv(const struct veil_qemu_plan *p, char ***argv, veil_erro
   veil_argvec_push(&a, c->qemu_path);
   veil_argvec_push(&a, "-name");
   veil_argvec_pushf(&a, "guest=veil-%s,debug-threads=on", s->id);
-  push_machine(&a, c);
+  push_machine(&a, c, shared_ram(p));
   veil_argvec_push(&a, "-accel");
   veil_argvec_push(&a, c->accel);
   const char *cpu = default_cpu(c);
@@ -237,6 +273,10 @@ int veil_qemu_build_argv(const struct veil_qemu_plan *p, char ***argv, veil_erro
   }
   veil_argvec_push(&a, "-m");
   veil_argvec_pushf(&a, "%uM", mem);
+  if (shared_ram(p)) {
+    veil_argvec_push(&a, "-object");
+    veil_argvec_pushf(&a, "memory-backend-memfd,id=" SHARED_RAM_ID ",size=%uM,share=on", mem);
+  }
   veil_argvec_push(&a, "-smp");
   veil_argvec_pushf(&a, "%u", vcpus);
   if (push_tee_object(&a, p, err) < 0) {
@@ -289,18 +329,7 @@ int veil_qemu_build_argv(const struct veil_qemu_plan *p, char ***argv, veil_erro
   veil_argvec_push(&a, "rng-random,id=rng0,filename=/dev/urandom");
   veil_argvec_push(&a, "-device");
   veil_argvec_pushf(&a, "virtio-rng-%s,rng=rng0%s", bus(c), iommu(c));
-  if (p->channel->kind == VEIL_CHANNEL_VSOCK) {
-    veil_argvec_push(&a, "-device");
-    veil_argvec_pushf(&a, "vhost-vsock-%s,id=vsock0,guest-cid=%u,vhostfd=%d%s", bus(c), p->channel->cid,
-                      VEIL_QEMU_VHOST_FD, iommu(c));
-  } else {
-    veil_argvec_push(&a, "-device");
-    veil_argvec_pushf(&a, "virtio-serial-%s,id=vser0%s", bus(c), iommu(c));
-    veil_argvec_push(&a, "-chardev");
-    veil_argvec_pushf(&a, "socket,id=agentch,path=%s,server=on,wait=off", p->channel->unix_path);
-    veil_argvec_push(&a, "-device");
-    veil_argvec_push(&a, "virtserialport,chardev=agentch,name=" VEIL_AGENT_CHANNEL_NAME);
-  }
+  push_agent_channel(&a, p);
   for (size_t i = 0; i < s->n_shares; i++) {
     veil_argvec_push(&a, "-fsdev");
     veil_argvec_pushf(&a, "local,id=fs%zu,path=%s,security_model=none,multidevs=remap%s", i,

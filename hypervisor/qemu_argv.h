@@ -35,5 +35,9 @@ int veil_vm_check_nics(const struct veil_vm_spec *spec, veil_error_t *err);
 int veil_qemu_build_argv(const struct veil_qemu_plan *plan, char ***argv, veil_error_t *err);
 /* The kernel command line: config kernel_params + spec extra params. malloc'd. */
 char *veil_vm_cmdline(const struct veil_vm_spec *spec);
+/* The spec's initdata digest as its TEE binds it (SNP host-data, TDX mrconfigid: the rule of
+ * common/initdata.h), base64 for QEMU and libvirt; *b64 = NULL without a digest or a TEE.
+ * ENOTSUP for a digest on SEV, SEV-ES or SE. */
+int veil_vm_initdata_binding(const struct veil_vm_spec *spec, char **b64, veil_error_t *err);
 
 #endif

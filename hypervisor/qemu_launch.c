@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -76,6 +77,13 @@ int veil_qemu_launch(const struct veil_launch *l, pid_t *out, veil_error_t *err)
     if (setsid() < 0)
       child_fail(wr, "setsid");
     umask(0177);  /* sockets and files QEMU creates: 0600 */
+    if (l->log_limit > 0) {
+      /* a chatty child cannot fill the run dir's filesystem: its log stops growing */
+      struct rlimit fsize = { (rlim_t)l->log_limit, (rlim_t)l->log_limit };
+      struct sigaction ign = { .sa_handler = SIG_IGN };
+      if (sigaction(SIGXFSZ, &ign, NULL) < 0 || setrlimit(RLIMIT_FSIZE, &fsize) < 0)
+        child_fail(wr, "bound the log (RLIMIT_FSIZE)");
+    }
     /* first move the error pipe and every fd to pass above all target numbers, so that no
      * dup2 below closes one of them */
     int high_wr = wr < top ? fcntl(wr, F_DUPFD_CLOEXEC, top) : wr;

@@ -1,6 +1,7 @@
-/* Launch QEMU as a hardened child: new session, stdin /dev/null, stdout+stderr to a log file,
- * umask 0177, only the fds it needs, optionally another user, an empty capability bounding set
- * and no capabilities (libcap), no_new_privs. QEMU is not killed when the launcher dies (no
+/* Launch QEMU (or a per-VM helper such as vhost-device-vsock) as a hardened child: new
+ * session, stdin /dev/null, stdout+stderr to a log file (optionally bounded), umask 0177, only
+ * the fds it needs, optionally another user, an empty capability bounding set and no
+ * capabilities (libcap), no_new_privs. The child is not killed when the launcher dies (no
  * PDEATHSIG: it is per thread); the owner of the VM kills it by pid. */
 #ifndef VEIL_HYPERVISOR_QEMU_LAUNCH_H
 #define VEIL_HYPERVISOR_QEMU_LAUNCH_H
@@ -14,7 +15,8 @@
 
 struct veil_launch {
   char *const *argv;
-  const char *log_path;   /* QEMU's stdout and stderr */
+  const char *log_path;   /* the child's stdout and stderr */
+  off_t log_limit;        /* > 0: RLIMIT_FSIZE, writes past it fail (SIGXFSZ ignored) */
   int vhost_fd;           /* passed at fd VEIL_QEMU_VHOST_FD, or -1 */
   const int *pass_fds;    /* pass_fds[k] (>= 0) is passed at fd pass_base + k; -1 = none */
   size_t n_pass_fds;      /* at most VEIL_LAUNCH_MAX_PASS */

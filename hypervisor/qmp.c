@@ -40,11 +40,6 @@ void veil_qmp_free(struct veil_qmp *q)
   free(q);
 }
 
-int veil_qmp_fd(const struct veil_qmp *q)
-{
-  return q->fd;
-}
-
 const struct veil_qmp_events *veil_qmp_events(const struct veil_qmp *q)
 {
   return &q->ev;

@@ -31,7 +31,6 @@ int veil_qmp_execute(struct veil_qmp *q, const char *command, json_t *arguments,
 /* Read whatever events are pending without blocking. Returns -1 when the peer closed. */
 int veil_qmp_drain_events(struct veil_qmp *q);
 const struct veil_qmp_events *veil_qmp_events(const struct veil_qmp *q);
-int veil_qmp_fd(const struct veil_qmp *q);
 void veil_qmp_free(struct veil_qmp *q);
 
 #endif

@@ -1,23 +1,26 @@
 /* The public VM interface: argument checks, preparation shared by both backends (QEMU
- * capabilities, firmware, host TEE, SNP ID block), run dir, and dispatch. */
+ * capabilities, firmware, host TEE, SNP ID block), run dir, the agent channel and its helper
+ * process, dispatch, and the VM's exit (QEMU's, or the channel helper's: then the VM is
+ * killed, its agent being unreachable). */
 #include "hypervisor/vm.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "common/id.h"
 #include "common/log.h"
+#include "common/pidfile.h"
+#include "common/sha256.h"
 #include "hypervisor/host_probe.h"
 #include "hypervisor/qemu_argv.h"
 #include "hypervisor/qemu_caps.h"
@@ -25,46 +28,6 @@
 #include "hypervisor/vm_internal.h"
 
 VEIL_DEFINE_CLEANUP(struct veil_host_probe, veil_host_probe_free)
-
-int veil_pidfd_open(pid_t pid)
-{
-  return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-bool veil_pidfd_wait(int pidfd, int timeout_ms)
-{
-  struct pollfd p = { .fd = pidfd, .events = POLLIN };
-  int r;
-  while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
-    ;
-  return r > 0;
-}
-
-char *veil_file_tail(const char *path, size_t max)
-{
-  cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-  char *buf = calloc(1, max + 1);
-  if (buf == NULL)
-    return NULL;
-  if (fd < 0)
-    return buf;
-  off_t size = lseek(fd, 0, SEEK_END);
-  off_t from = size > (off_t)max ? size - (off_t)max : 0;
-  ssize_t n = pread(fd, buf, max, from);
-  if (n < 0)
-    n = 0;
-  buf[n] = '\0';
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-    buf[--n] = '\0';
-  /* start at a line boundary when truncated */
-  char *start = buf;
-  if (from > 0 && (start = strchr(buf, '\n')) != NULL)
-    memmove(buf, start + 1, strlen(start + 1) + 1);
-  for (char *p = buf; *p; p++)  /* one line in an error message */
-    if (*p == '\n')
-      *p = '|';
-  return buf;
-}
 
 void veil_vm_prep_clear(struct veil_vm_prep *prep)
 {
@@ -111,6 +74,8 @@ int veil_vm_prepare(const struct veil_vm_spec *spec, struct veil_vm_prep *prep, 
       return veil_error_make(err, errno ? errno : ENOTDIR, "share `%s` (tag %s) is not a directory",
                              spec->shares[i].host_path, spec->shares[i].tag);
   }
+  if (veil_agent_channel_available(c, "/", err) < 0)
+    return -1;
   const struct veil_qemu_caps *caps = NULL;
   if (veil_qemu_caps_get(c->qemu_path, &caps, err) < 0 || veil_qemu_caps_check_profile(caps, c, err) < 0)
     return -1;
@@ -148,13 +113,31 @@ int veil_vm_prepare(const struct veil_vm_spec *spec, struct veil_vm_prep *prep, 
   return 0;
 }
 
+/* The run dir holds unix sockets (QMP, the agent channel) whose paths must fit sun_path's 108
+ * bytes; a CRI sandbox id alone is 64 characters. Short ids are used as they are; a longer one
+ * keeps its first 16 characters (for people reading `ls`) and gets 16 hex digits of its SHA-256
+ * so two ids with the same prefix still get different dirs. */
+void veil_vm_run_dir_name(const char *id, char out[VEIL_VM_RUN_DIR_NAME_MAX + 1])
+{
+  size_t len = strlen(id);
+  if (len <= VEIL_VM_RUN_DIR_NAME_MAX) {
+    memcpy(out, id, len + 1);
+    return;
+  }
+  char hex[2 * VEIL_SHA256_LEN + 1];
+  veil_sha256_hex(id, len, hex);
+  snprintf(out, VEIL_VM_RUN_DIR_NAME_MAX + 1, "%.16s-%.16s", id, hex);
+}
+
 int veil_vm_make_run_dir(const struct veil_vm_spec *spec, char **out, veil_error_t *err)
 {
   const char *base = spec->config->run_dir;
   if (veil_mkdir_p(base, 0711, err) < 0)
     return veil_error_wrap(err, "run dir base (config key run_dir)");
   cleanup_free char *dir = NULL;
-  if (asprintf(&dir, "%s/%s", base, spec->id) < 0)
+  char name[VEIL_VM_RUN_DIR_NAME_MAX + 1];
+  veil_vm_run_dir_name(spec->id, name);
+  if (asprintf(&dir, "%s/%s", base, name) < 0)
     return veil_error_make(err, ENOMEM, "out of memory");
   if (mkdir(dir, 0700) < 0)
     return veil_error_errno(err, "create run dir `%s`%s", dir,
@@ -163,14 +146,55 @@ int veil_vm_make_run_dir(const struct veil_vm_spec *spec, char **out, veil_error
   return 0;
 }
 
+int veil_vm_channel_start(struct veil_vm *vm, const struct veil_config *c,
+                          const struct veil_channel_host *host, const char *user, veil_error_t *err)
+{
+  if (veil_agent_channel_select(c, host, vm->run_dir, &vm->channel, err) < 0)
+    return -1;
+  if (vm->channel.kind != VEIL_CHANNEL_HYBRID_VSOCK)
+    return 0;
+  if (veil_vsock_helper_start(&vm->helper, &vm->channel, vm->run_dir, user, c->hardening, err) < 0) {
+    veil_agent_channel_clear(&vm->channel);
+    return -1;
+  }
+  return 0;
+}
+
+void veil_vm_channel_stop(struct veil_vm *vm)
+{
+  veil_vsock_helper_stop(&vm->helper, &vm->channel);
+}
+
+/* One fd for the shim to poll: readable when QEMU or the channel helper exits. */
+static int make_exit_fd(struct veil_vm *vm, veil_error_t *err)
+{
+  if (!veil_vsock_helper_running(&vm->helper))
+    return 0;
+  cleanup_close int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event qemu = { .events = EPOLLIN, .data.fd = vm->pidfd };
+  struct epoll_event helper = { .events = EPOLLIN, .data.fd = vm->helper.pidfd };
+  if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, vm->pidfd, &qemu) < 0 ||
+      epoll_ctl(ep, EPOLL_CTL_ADD, vm->helper.pidfd, &helper) < 0)
+    return veil_error_errno(err, "watch the VM and its vsock helper (epoll)");
+  vm->exit_fd = steal_fd(&ep);
+  return 0;
+}
+
+/* After a start: what a cleanup after a shim crash needs, next to the helper's pid file. */
+static int record_pids(struct veil_vm *vm, veil_error_t *err)
+{
+  cleanup_free char *path = NULL;
+  if (asprintf(&path, "%s/" VEIL_VM_QEMU_PID, vm->run_dir) < 0)
+    return veil_error_make(err, ENOMEM, "out of memory");
+  return veil_pidfile_write(path, vm->pid, err);
+}
+
 static int check_spec(const struct veil_vm_spec *spec, veil_error_t *err)
 {
   if (spec == NULL || spec->config == NULL)
     return veil_error_make(err, EINVAL, "VM spec without a config");
-  const char *id = spec->id;
-  if (id == NULL || id[0] == '\0' || strlen(id) > 128 || strpbrk(id, "/,: ") || id[0] == '.')
-    return veil_error_make(err, EINVAL, "VM id `%s` must be 1-128 characters without / , : or space",
-                           id ? id : "(null)");
+  if (veil_id_check("VM id", spec->id, err) < 0)
+    return -1;
   if (spec->initdata_digest_len > 64)
     return veil_error_make(err, EINVAL, "initdata digest of %zu bytes (at most 64)", spec->initdata_digest_len);
   return 0;
@@ -185,15 +209,22 @@ int veil_vm_start(const struct veil_vm_spec *spec, struct veil_vm **out, veil_er
     return veil_error_make(err, ENOMEM, "out of memory");
   vm->pid = -1;
   vm->pidfd = -1;
+  vm->exit_fd = -1;
   vm->channel.vhost_fd = -1;
+  veil_vsock_helper_init(&vm->helper);
   int r = strcmp(spec->config->backend, "libvirt") == 0 ? veil_vm_libvirt_start(spec, vm, err)
                                                           : veil_vm_qemu_start(spec, vm, err);
   if (r < 0) {
-    /* the backend cleaned up what it launched; the run dir is ours */
+    /* the backend cleaned up what it launched (the helper too); the run dir is ours */
+    veil_vm_channel_stop(vm);
     free(vm->id);
     free(vm->run_dir);
     veil_agent_channel_clear(&vm->channel);
     free(vm);
+    return veil_error_wrap(err, "start VM %s", spec->id);
+  }
+  if (make_exit_fd(vm, err) < 0 || record_pids(vm, err) < 0) {
+    veil_vm_free(vm);
     return veil_error_wrap(err, "start VM %s", spec->id);
   }
   *out = vm;
@@ -217,11 +248,28 @@ const char *veil_vm_run_dir(const struct veil_vm *vm)
 
 int veil_vm_exit_fd(const struct veil_vm *vm)
 {
-  return vm->pidfd;
+  return vm->exit_fd >= 0 ? vm->exit_fd : vm->pidfd;
+}
+
+/* Without its helper the VM's agent channel is gone for good (QEMU's vhost-user device does
+ * not reconnect): kill the VM, so that the loss shows as the VMM's exit. */
+static void kill_if_channel_lost(struct veil_vm *vm)
+{
+  int st;
+  if (vm->reaped || !veil_vsock_helper_running(&vm->helper) || !veil_vsock_helper_exited(&vm->helper, &st))
+    return;
+  cleanup_free char *tail = veil_vsock_helper_log_tail(&vm->helper);
+  log_error("vm=%s: vhost-device-vsock (pid %d) exited (%s %d%s%s): the agent channel is gone, "
+            "killing the VM", vm->id, (int)vm->helper.pid, WIFSIGNALED(st) ? "signal" : "status",
+            WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), tail && tail[0] ? "; log: " : "",
+            tail ? tail : "");
+  snprintf(vm->exit_reason, sizeof(vm->exit_reason), "%s", VEIL_VM_EXIT_CHANNEL_LOST);
+  vm->backend->kill(vm);
 }
 
 bool veil_vm_exited(struct veil_vm *vm, int *status)
 {
+  kill_if_channel_lost(vm);
   if (!vm->reaped && !vm->backend->exited(vm, &vm->status))
     return false;
   vm->reaped = true;
@@ -239,15 +287,16 @@ const char *veil_vm_exit_reason(struct veil_vm *vm)
 
 int veil_vm_stop(struct veil_vm *vm, int timeout_ms, veil_error_t *err)
 {
-  if (vm->reaped)
-    return 0;
-  return vm->backend->stop(vm, timeout_ms, err);
+  int r = vm->reaped ? 0 : vm->backend->stop(vm, timeout_ms, err);
+  veil_vm_channel_stop(vm);  /* QEMU is gone: its helper goes too */
+  return r;
 }
 
 void veil_vm_kill(struct veil_vm *vm)
 {
   if (!vm->reaped)
     vm->backend->kill(vm);
+  veil_vm_channel_stop(vm);
 }
 
 void veil_vm_free(struct veil_vm *vm)
@@ -256,6 +305,7 @@ void veil_vm_free(struct veil_vm *vm)
     return;
   veil_vm_kill(vm);
   vm->backend->release(vm);
+  veil_cleanup_closep(&vm->exit_fd);
   veil_cleanup_closep(&vm->pidfd);
   veil_agent_channel_clear(&vm->channel);
   cleanup_error veil_error_t e = NULL;

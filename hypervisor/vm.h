@@ -59,12 +59,14 @@ struct veil_vm;
 int veil_vm_start(const struct veil_vm_spec *spec, struct veil_vm **out, veil_error_t *err);
 /* PID of the VMM process (QEMU), for Pids/Create responses. */
 pid_t veil_vm_pid(const struct veil_vm *vm);
-/* The agent channel as an address vsock/ dials: "unix:///…", "vsock://CID:1024",
- * "hvsock:///…:1024". */
+/* The agent channel as an address (ttrpc/address.h) vsock/ dials: "vsock://CID:1024"
+ * (vhost-vsock), "hvsock://<run dir>/vsock.sock:1024" (hybrid vsock), "unix://<run dir>/agent.sock"
+ * (virtio-serial). */
 const char *veil_vm_agent_address(const struct veil_vm *vm);
 /* The per-sandbox run directory (0700). */
 const char *veil_vm_run_dir(const struct veil_vm *vm);
-/* A pollable fd that becomes readable when the VMM exits (pidfd); owned by vm. */
+/* A pollable fd that becomes readable when the VMM exits, or when the hybrid-vsock helper
+ * does (then veil_vm_exited kills the VM: exit reason "agent-channel-lost"); owned by vm. */
 int veil_vm_exit_fd(const struct veil_vm *vm);
 /* Non-blocking: true (and *status = wait status) once the VMM has exited and was reaped. */
 bool veil_vm_exited(struct veil_vm *vm, int *status);
@@ -75,10 +77,14 @@ void veil_vm_kill(struct veil_vm *vm);
 /* Kill if still running, reap, remove the run dir, free. NULL is fine. */
 void veil_vm_free(struct veil_vm *vm);
 /* Why the VMM exited, once it has: "guest-shutdown", "guest-panicked", "quit", "killed",
- * "exited" (status only); "" while it runs. */
+ * "agent-channel-lost" (the vsock helper died, the VM was killed), "exited" (status only);
+ * "" while it runs. */
 const char *veil_vm_exit_reason(struct veil_vm *vm);
 /* The files in the run dir: QEMU's stderr and the guest serial console. */
 #define VEIL_VM_QEMU_LOG "qemu.log"
 #define VEIL_VM_CONSOLE_LOG "console.log"
+/* QEMU's pid and start time (common/pidfile.h), beside the vsock helper's vhost-vsock.pid. */
+#define VEIL_VM_QEMU_PID "qemu.pid"
+#define VEIL_VM_EXIT_CHANNEL_LOST "agent-channel-lost"
 
 #endif

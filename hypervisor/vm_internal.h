@@ -7,6 +7,7 @@
 #include "hypervisor/agent_channel.h"
 #include "hypervisor/firmware.h"
 #include "hypervisor/vm.h"
+#include "hypervisor/vsock_helper.h"
 
 /* Everything resolved before a backend launches: checked against the QEMU binary and the
  * host, so the argv/XML builders stay pure. */
@@ -31,10 +32,12 @@ struct veil_vm {
   char *run_dir;
   pid_t pid;
   int pidfd;              /* pidfd of the QEMU process */
+  int exit_fd;            /* epoll over pidfd + the helper's pidfd (hybrid vsock), else -1 */
   bool reaped;
   int status;             /* wait status once reaped */
   char exit_reason[64];
   struct veil_agent_channel channel;
+  struct veil_vsock_helper helper; /* hybrid vsock: vhost-device-vsock */
   struct veil_qmp *qmp;   /* QEMU backend */
   void *priv;             /* libvirt backend */
 };
@@ -42,13 +45,16 @@ struct veil_vm {
 int veil_vm_prepare(const struct veil_vm_spec *spec, struct veil_vm_prep *prep, veil_error_t *err);
 void veil_vm_prep_clear(struct veil_vm_prep *prep);
 /* Create <run_dir>/<id> (0700; parent created 0711 if missing). */
+/* The name of a VM's dir under the run dir base: the id, or a fixed-length digest form of a
+ * long one (unix socket paths inside must stay short). */
+#define VEIL_VM_RUN_DIR_NAME_MAX 33
+void veil_vm_run_dir_name(const char *id, char out[VEIL_VM_RUN_DIR_NAME_MAX + 1]);
 int veil_vm_make_run_dir(const struct veil_vm_spec *spec, char **out, veil_error_t *err);
-/* The last lines (at most max bytes) of a log file, for error messages. malloc'd, never NULL
- * unless out of memory. */
-char *veil_file_tail(const char *path, size_t max);
-/* Wait up to timeout_ms for the pidfd to become readable (process exited). */
-bool veil_pidfd_wait(int pidfd, int timeout_ms);
-int veil_pidfd_open(pid_t pid);
+/* Select the channel and, for hybrid vsock, start its helper as `user` (the user QEMU runs
+ * as, so QEMU may connect to its socket). Undone by veil_vm_channel_stop. */
+int veil_vm_channel_start(struct veil_vm *vm, const struct veil_config *c,
+                          const struct veil_channel_host *host, const char *user, veil_error_t *err);
+void veil_vm_channel_stop(struct veil_vm *vm);
 
 int veil_vm_qemu_start(const struct veil_vm_spec *spec, struct veil_vm *vm, veil_error_t *err);
 int veil_vm_libvirt_start(const struct veil_vm_spec *spec, struct veil_vm *vm, veil_error_t *err);

@@ -1,7 +1,7 @@
 /* libvirt backend: the domain XML of libvirt_xml.c started as a transient domain that libvirt
  * destroys when our connection closes (VIR_DOMAIN_START_AUTODESTROY), so a dying shim cannot
- * leak a VM. The QEMU pid comes from /proc (its -name guest=veil-<id>); exit is observed through
- * a pidfd on it. */
+ * leak a VM (a hybrid-vsock helper is our child: it goes with the VM, see vm.c). The QEMU pid
+ * comes from /proc (its -name guest=veil-<id>); exit is observed through a pidfd on it. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -162,29 +162,14 @@ static int read_cid(virDomainPtr dom, unsigned *cid, veil_error_t *err)
   return 0;
 }
 
-static int lv_channel(const struct veil_vm_spec *spec, struct veil_vm *vm, veil_error_t *err)
-{
-  struct veil_agent_channel *ch = &vm->channel;
-  memset(ch, 0, sizeof(*ch));
-  ch->vhost_fd = -1;
-  if (spec->config->profile != VEIL_PROFILE_DEV && access("/dev/vhost-vsock", F_OK) == 0) {
-    ch->kind = VEIL_CHANNEL_VSOCK;  /* cid 0: libvirt reserves one */
-    return 0;
-  }
-  ch->kind = VEIL_CHANNEL_UNIX;
-  if (asprintf(&ch->unix_path, "%s/agent.sock", vm->run_dir) < 0 ||
-      asprintf(&ch->address, "unix://%s", ch->unix_path) < 0)
-    return veil_error_make(err, ENOMEM, "out of memory");
-  return 0;
-}
-
 /* QEMU runs as qemu_user, else as libvirt's own unprivileged user: as root, libvirt would
  * leave it every capability. The run dir (0700) is handed to that user; *label is the DAC
- * label for the XML (NULL: no such user, stay root). */
+ * label for the XML and *owner the user (both NULL: no such user, stay root). */
 static int hand_run_dir_to_qemu_user(const struct veil_config *c, const char *run_dir, char **label,
-                                     veil_error_t *err)
+                                     const char **owner, veil_error_t *err)
 {
   const char *user = c->qemu_user[0] ? c->qemu_user : LIBVIRT_QEMU_USER;
+  *owner = NULL;
   uid_t uid;
   gid_t gid;
   cleanup_error veil_error_t lookup_err = NULL;
@@ -199,6 +184,7 @@ static int hand_run_dir_to_qemu_user(const struct veil_config *c, const char *ru
     return veil_error_errno(err, "chown run dir `%s` to %s", run_dir, user);
   if (asprintf(label, "+%u:+%u", (unsigned)uid, (unsigned)gid) < 0)
     return veil_error_make(err, ENOMEM, "out of memory");
+  *owner = user;
   return 0;
 }
 
@@ -222,9 +208,12 @@ int veil_vm_libvirt_start(const struct veil_vm_spec *spec, struct veil_vm *vm, v
   }
   if (veil_vm_make_run_dir(spec, &vm->run_dir, err) < 0)
     goto out;
-  if (lv_channel(spec, vm, err) < 0)
+  const char *owner = NULL;
+  if (hand_run_dir_to_qemu_user(c, vm->run_dir, &label, &owner, err) < 0)
     goto fail;
-  if (hand_run_dir_to_qemu_user(c, vm->run_dir, &label, err) < 0)
+  /* the vsock helper runs as QEMU does, so QEMU may connect to its 0600 socket */
+  struct veil_channel_host host = { .root = "/", .reserve_cid = false };
+  if (veil_vm_channel_start(vm, c, &host, owner, err) < 0)
     goto fail;
   struct veil_qemu_plan plan = {
     .spec = spec, .run_dir = vm->run_dir, .firmware = prep.firmware, .fw_mapping = prep.fw_mapping,
@@ -246,18 +235,15 @@ int veil_vm_libvirt_start(const struct veil_vm_spec *spec, struct veil_vm *vm, v
     veil_error_make(err, ESRCH, "libvirt started domain %s but its QEMU process was not found", name);
     goto fail;
   }
-  if (vm->channel.kind == VEIL_CHANNEL_VSOCK) {
-    if (read_cid(s->dom, &vm->channel.cid, err) < 0)
-      goto fail;
-    if (asprintf(&vm->channel.address, "vsock://%u:%u", vm->channel.cid, VEIL_AGENT_VSOCK_PORT) < 0) {
-      veil_error_make(err, ENOMEM, "out of memory");
-      goto fail;
-    }
-  }
+  unsigned cid;
+  if (vm->channel.kind == VEIL_CHANNEL_VHOST_VSOCK &&
+      (read_cid(s->dom, &cid, err) < 0 || veil_agent_channel_set_cid(&vm->channel, cid, err) < 0))
+    goto fail;
   r = 0;
   goto out;
 fail:
   lv_kill(vm);
+  veil_vm_channel_stop(vm);
   veil_cleanup_closep(&vm->pidfd);
   if (vm->run_dir) {
     cleanup_error veil_error_t e = NULL;

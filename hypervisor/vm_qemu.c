@@ -1,4 +1,5 @@
-/* QEMU backend: prepare, build argv, launch, wait for QMP, and the stop/kill/exit paths. */
+/* QEMU backend: prepare, the agent channel (and its helper), build argv, launch, wait for QMP,
+ * and the stop/kill/exit paths. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -229,7 +230,18 @@ int veil_vm_qemu_start(const struct veil_vm_spec *spec, struct veil_vm *vm, veil
   }
   if (veil_vm_make_run_dir(spec, &vm->run_dir, err) < 0)
     goto out;
-  if (veil_agent_channel_select(c->profile, "/", vm->run_dir, NULL, &vm->channel, err) < 0)
+  if (c->qemu_user[0]) {  /* QEMU and the vsock helper create their sockets in the run dir */
+    uid_t uid;
+    gid_t gid;
+    if (veil_lookup_user(c->qemu_user, &uid, &gid, err) < 0)
+      goto fail;
+    if (chown(vm->run_dir, uid, gid) < 0) {
+      veil_error_errno(err, "chown run dir `%s` to %s", vm->run_dir, c->qemu_user);
+      goto fail;
+    }
+  }
+  struct veil_channel_host host = { .root = "/", .reserve_cid = true };
+  if (veil_vm_channel_start(vm, c, &host, c->qemu_user, err) < 0)
     goto fail;
   struct veil_qemu_plan plan = {
     .spec = spec, .run_dir = vm->run_dir, .firmware = prep.firmware, .fw_mapping = prep.fw_mapping,
@@ -243,16 +255,6 @@ int veil_vm_qemu_start(const struct veil_vm_spec *spec, struct veil_vm *vm, veil
       asprintf(&qmp_sock, "%s/qmp.sock", vm->run_dir) < 0) {
     veil_error_make(err, ENOMEM, "out of memory");
     goto fail;
-  }
-  if (c->qemu_user[0]) {  /* QEMU creates its sockets in the run dir */
-    uid_t uid;
-    gid_t gid;
-    if (veil_lookup_user(c->qemu_user, &uid, &gid, err) < 0)
-      goto fail;
-    if (chown(vm->run_dir, uid, gid) < 0) {
-      veil_error_errno(err, "chown run dir `%s` to %s", vm->run_dir, c->qemu_user);
-      goto fail;
-    }
   }
   if (c->debug) {
     cleanup_free char *line = veil_strv_join(argv, " ");
@@ -278,6 +280,7 @@ int veil_vm_qemu_start(const struct veil_vm_spec *spec, struct veil_vm *vm, veil
 fail:
   qemu_kill(vm);
   qemu_release(vm);
+  veil_vm_channel_stop(vm);
   veil_cleanup_closep(&vm->pidfd);
   if (vm->run_dir) {
     cleanup_error veil_error_t e = NULL;

@@ -5,7 +5,7 @@
 #   <prefix>/share/veil/guest/{vmlinuz,vmlinux,initrd.img}
 #   containerd's config: the runtimes veil-dev, veil-sev, veil-sev-es, veil-snp, veil-tdx,
 #   veil-se between "# BEGIN veil" and "# END veil" (config version 2 for containerd 1.6/1.7,
-#   version 3 for 2.x), with a timestamped backup of the previous file.
+#   version 3 or 4 for 2.x), with a timestamped backup of the previous file.
 # Running it twice changes nothing the second time (files are compared before copying).
 set -euo pipefail
 
@@ -114,9 +114,12 @@ patch_config() {
       version=3
     fi
   fi
+  # Version 4 (what `containerd config default` writes from 2.3 on) moved only the server
+  # settings into plugins: its CRI runtime tables are version 3's.
   case $version in
     2|3) template=$src_root/packaging/containerd/veil-runtimes.v$version.toml.in ;;
-    *) die "$cfg: containerd config version $version is not supported (2 or 3)" ;;
+    4) template=$src_root/packaging/containerd/veil-runtimes.v3.toml.in ;;
+    *) die "$cfg: containerd config version $version is not supported (2, 3 or 4)" ;;
   esac
 
   # Everything but our block, then our block at the end.

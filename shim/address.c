@@ -5,6 +5,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "common/cleanup.h"
 
 /* filepath.Join(address, ns, id): joined with '/', then cleaned. The inputs are
  * absolute socket paths and simple names, so cleaning reduces to collapsing
@@ -48,4 +52,14 @@ const char *shim_address_path(const char *addr)
   if (strncmp(addr, "unix://", 7) == 0)
     return addr + 7;
   return addr;
+}
+
+bool shim_socket_alive(const char *path)
+{
+  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+    return false;
+  strcpy(sa.sun_path, path);
+  return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 }

@@ -1,5 +1,6 @@
 /* Command-line of containerd-shim-veil-v2, in Go flag syntax as containerd passes it:
  *   <shim> -namespace ns -address addr -publish-binary exe -id id [-bundle dir] [-debug] start|delete
+ *   <shim> -info      (containerd 2.x: RuntimeInfo on stdout)
  * With no action the binary runs as the shim server (forked by `start`). */
 #ifndef VEIL_SHIM_ARGS_H
 #define VEIL_SHIM_ARGS_H

@@ -4,11 +4,12 @@
 
 #include <jansson.h>
 #include "common/error.h"
+#include "common/initdata.h"
 
 #define ANNOT_CONTAINER_TYPE "io.kubernetes.cri.container-type"
 #define ANNOT_SANDBOX_ID "io.kubernetes.cri.sandbox-id"
 #define ANNOT_IMAGE_NAME "io.kubernetes.cri.image-name"
-#define ANNOT_INITDATA "io.katacontainers.config.hypervisor.cc_init_data"
+#define ANNOT_INITDATA VEIL_INITDATA_ANNOTATION
 
 /* Load <bundle>/config.json (bounded, validated). */
 json_t *shim_bundle_load_spec(const char *bundle, veil_error_t *err);

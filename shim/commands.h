@@ -5,4 +5,5 @@
 int shim_cmd_start(const struct shim_args *args);  /* start.c */
 int shim_cmd_delete(const struct shim_args *args); /* delete.c */
 int shim_cmd_serve(const struct shim_args *args);  /* serve.c */
+int shim_cmd_info(void);                           /* info.c: `-info` */
 #endif

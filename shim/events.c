@@ -14,12 +14,16 @@
 #include "ttrpc/ttrpc.h"
 
 #define EVENTS_SERVICE "containerd.services.events.ttrpc.v1.Events"
-#define EVENTS_QUEUE_MAX 4096 /* beyond this the oldest events are dropped (logged) */
+/* Lifecycle events (create, start, exit, delete, exec, pause) are never dropped: the host's own
+ * requests bound them. Guest-triggered ones (OOM) may be dropped, newest first, beyond this
+ * many queued: a guest flooding them cannot grow the shim or push a TaskExit out. */
+#define EVENTS_GUEST_MAX 256
 
 struct queued_event {
   uint8_t *forward_req; /* packed ForwardRequest */
   size_t len;
   char *topic;
+  bool guest_triggered;
   struct queued_event *next;
 };
 
@@ -29,9 +33,9 @@ struct shim_events {
   pthread_mutex_t lock;
   pthread_cond_t changed;
   struct queued_event *head, *tail;
-  size_t queued;
+  size_t queued, queued_guest;
+  unsigned long dropped_guest;
   bool stopping;
-  bool busy; /* the publisher holds an event it has not delivered yet */
   pthread_t thread;
   ttrpc_client *client;
 };
@@ -89,17 +93,17 @@ static void *publisher(void *arg)
       pthread_cond_wait(&ev->changed, &ev->lock);
     if (ev->head == NULL && ev->stopping)
       break;
-    struct queued_event *e = ev->head;
-    ev->busy = true;
+    struct queued_event *e = ev->head; /* stays queued (and first) until delivered */
     pthread_mutex_unlock(&ev->lock);
     int r = deliver(ev, e);
     pthread_mutex_lock(&ev->lock);
-    ev->busy = false;
     if (r == 0) {
       ev->head = e->next;
       if (ev->head == NULL)
         ev->tail = NULL;
       ev->queued--;
+      if (e->guest_triggered)
+        ev->queued_guest--;
       free_event(e);
       backoff_ms = 50;
       pthread_cond_broadcast(&ev->changed);
@@ -137,10 +141,26 @@ int shim_events_new(const char *ttrpc_address, const char *ns, struct shim_event
   return 0;
 }
 
+static bool is_guest_triggered(const char *topic)
+{
+  return strcmp(topic, "/tasks/oom") == 0;
+}
+
 void shim_events_publish(struct shim_events *ev, const char *topic, const ProtobufCMessage *msg)
 {
   if (ev == NULL)
     return;
+  bool guest = is_guest_triggered(topic);
+  if (guest) {
+    pthread_mutex_lock(&ev->lock);
+    bool full = ev->queued_guest >= EVENTS_GUEST_MAX;
+    if (full && ev->dropped_guest++ % 1000 == 0)
+      log_warn("event queue: %lu %s event(s) dropped so far (more than %d queued)",
+               ev->dropped_guest, topic, EVENTS_GUEST_MAX);
+    pthread_mutex_unlock(&ev->lock);
+    if (full)
+      return;
+  }
   size_t msg_len = protobuf_c_message_get_packed_size(msg);
   cleanup_free uint8_t *msg_buf = malloc(msg_len ? msg_len : 1);
   if (msg_buf == NULL)
@@ -168,6 +188,7 @@ void shim_events_publish(struct shim_events *ev, const char *topic, const Protob
   e->len = containerd__services__events__ttrpc__v1__forward_request__get_packed_size(&req);
   e->forward_req = malloc(e->len ? e->len : 1);
   e->topic = strdup(topic);
+  e->guest_triggered = guest;
   if (e->forward_req == NULL || e->topic == NULL) {
     free_event(e);
     return;
@@ -176,13 +197,13 @@ void shim_events_publish(struct shim_events *ev, const char *topic, const Protob
   log_debug("event %s queued", topic);
 
   pthread_mutex_lock(&ev->lock);
-  if (ev->queued >= EVENTS_QUEUE_MAX && ev->head && ev->head != ev->tail && !ev->busy) {
-    struct queued_event *old = ev->head;
-    ev->head = old->next;
-    ev->queued--;
-    log_warn("event queue full: dropping %s", old->topic);
-    free_event(old);
+  if (guest && ev->queued_guest >= EVENTS_GUEST_MAX) { /* filled up meanwhile */
+    ev->dropped_guest++;
+    pthread_mutex_unlock(&ev->lock);
+    free_event(e);
+    return;
   }
+  ev->queued_guest += guest;
   if (ev->tail)
     ev->tail->next = e;
   else
@@ -190,6 +211,16 @@ void shim_events_publish(struct shim_events *ev, const char *topic, const Protob
   ev->tail = e;
   ev->queued++;
   pthread_cond_broadcast(&ev->changed);
+  pthread_mutex_unlock(&ev->lock);
+}
+
+void shim_events_counts(struct shim_events *ev, size_t *queued, size_t *queued_guest,
+                        unsigned long *dropped_guest)
+{
+  pthread_mutex_lock(&ev->lock);
+  *queued = ev->queued;
+  *queued_guest = ev->queued_guest;
+  *dropped_guest = ev->dropped_guest;
   pthread_mutex_unlock(&ev->lock);
 }
 

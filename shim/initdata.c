@@ -1,14 +1,16 @@
 /* initdata (io.katacontainers.config.hypervisor.cc_init_data) for the sandbox: validated
- * by hypervisor/initdata (size bounds, decompression-bomb guard, version, algorithm), written
+ * by measure/initdata (size bounds, decompression-bomb guard, version, algorithm), written
  * as a read-only disk image into the state dir; its digest is bound into the TEE (SNP
  * host-data / TDX mrconfigid) by the VM launch. Bad input is InvalidArgument. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "common/text.h"
 #include "common/cleanup.h"
+#include "common/initdata.h"
 #include "common/log.h"
-#include "hypervisor/initdata.h"
+#include "measure/initdata.h"
 #include "shim/sandbox_extras.h"
 #include "shim/shim.h"
 
@@ -16,11 +18,8 @@ int shim_initdata_prepare(struct shim *s, const char *annotation, struct sandbox
                           veil_error_t *err)
 {
   struct veil_initdata *d = NULL;
-  if (veil_initdata_from_annotation(annotation, &d, err) < 0) {
-    if (err && *err)
-      (*err)->grpc_code = VEIL_GRPC_INVALID_ARGUMENT;
-    return -1; /* the message already names the annotation */
-  }
+  if (veil_initdata_from_annotation(annotation, &d, err) < 0) /* names the annotation */
+    return veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "initdata");
   snprintf(out->initdata_path, sizeof(out->initdata_path), "%s/initdata.img",
            s->sandbox.state_dir);
   if (veil_initdata_write_image(d, out->initdata_path, err) < 0) {
@@ -43,10 +42,11 @@ int shim_initdata_verify(struct shim *s, const struct sandbox_extras *x, veil_er
 {
   if (x->initdata_digest_len == 0)
     return 0;
-  char expected[16 + 2 * sizeof(x->initdata_digest) + 2];
-  int n = snprintf(expected, sizeof(expected), "initdata-digest=%s:", x->initdata_algorithm);
-  for (size_t i = 0; i < x->initdata_digest_len && n > 0; i++)
-    n += snprintf(expected + n, sizeof(expected) - (size_t)n, "%02x", x->initdata_digest[i]);
+  cleanup_free char *expected = veil_initdata_digest_feature(x->initdata_algorithm,
+                                                             x->initdata_digest,
+                                                             x->initdata_digest_len);
+  if (!expected)
+    return veil_error_make(err, ENOMEM, "out of memory");
 
   Grpc__GuestDetailsRequest req = GRPC__GUEST_DETAILS_REQUEST__INIT;
   Grpc__GuestDetailsResponse *resp = NULL;
@@ -55,19 +55,32 @@ int shim_initdata_verify(struct shim *s, const struct sandbox_extras *x, veil_er
   const char *reported = NULL;
   if (resp->agent_details)
     for (size_t i = 0; i < resp->agent_details->n_extra_features; i++)
-      if (strncmp(resp->agent_details->extra_features[i], "initdata-digest=", 16) == 0)
+      if (strncmp(resp->agent_details->extra_features[i], VEIL_INITDATA_DIGEST_FEATURE,
+                  strlen(VEIL_INITDATA_DIGEST_FEATURE)) == 0)
         reported = resp->agent_details->extra_features[i];
+  char alg[16];
+  uint8_t digest[VEIL_INITDATA_MAX_DIGEST];
+  size_t len = 0;
+  cleanup_error veil_error_t bad = NULL;
   int r = 0;
   if (reported == NULL)
     log_warn("sandbox %s: the agent does not report an initdata digest: not verified",
              s->sandbox.id);
-  else if (strcmp(reported, expected) != 0)
+  else if (veil_initdata_digest_feature_parse(reported, alg, digest, &len, &bad) < 0) {
+    cleanup_free char *shown = veil_text_sanitize(reported, strlen(reported), 200); /* guest's */
     r = veil_error_grpc(err, VEIL_GRPC_FAILED_PRECONDITION,
-                        "initdata: the guest reports %s but the host computed %s", reported,
-                        expected);
+                        "initdata: the guest's report `%s` is malformed (%s)",
+                        shown ? shown : "(out of memory)", bad->msg);
+  } else if (strcmp(alg, x->initdata_algorithm) != 0 || len != x->initdata_digest_len ||
+             memcmp(digest, x->initdata_digest, len) != 0) {
+    cleanup_free char *shown = veil_text_sanitize(reported, strlen(reported), 256); /* guest's */
+    r = veil_error_grpc(err, VEIL_GRPC_FAILED_PRECONDITION,
+                        "initdata: the guest reports %s but the host computed %s",
+                        shown ? shown : "(out of memory)", expected);
+  }
   else
     log_info("sandbox %s: initdata digest verified by the agent (%s)", s->sandbox.id,
-             expected + 16);
+             expected + strlen(VEIL_INITDATA_DIGEST_FEATURE));
   grpc__guest_details_response__free_unpacked(resp, NULL);
   return r;
 }

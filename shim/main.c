@@ -1,4 +1,4 @@
-/* containerd-shim-veil-v2: dispatches to `start`, `delete` or the shim server. */
+/* containerd-shim-veil-v2: dispatches to `start`, `delete`, `-info` or the shim server. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +23,8 @@ int main(int argc, char **argv)
            VEIL_VERSION);
     return 0;
   }
+  if (args.info)
+    return shim_cmd_info();
   if (args.debug)
     veil_log_set_level(VEIL_LOG_DEBUG);
   if (args.action == NULL)

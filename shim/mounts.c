@@ -101,36 +101,3 @@ undo:
     ;
   return -1;
 }
-
-int shim_bind(const char *source, const char *target, bool readonly, veil_error_t *err)
-{
-  struct stat st;
-  if (stat(source, &st) < 0)
-    return veil_error_errno(err, "bind source `%s`", source);
-  if (S_ISDIR(st.st_mode)) {
-    if (veil_mkdir_p(target, 0755, err) < 0)
-      return -1;
-  } else {
-    cleanup_free char *parent = strdup(target);
-    if (parent == NULL)
-      return veil_error_make(err, ENOMEM, "out of memory");
-    char *slash = strrchr(parent, '/');
-    if (slash && slash != parent) {
-      *slash = '\0';
-      if (veil_mkdir_p(parent, 0755, err) < 0)
-        return -1;
-    }
-    int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-      return veil_error_errno(err, "create bind target `%s`", target);
-    close(fd);
-  }
-  if (mount(source, target, NULL, MS_BIND | MS_REC, NULL) < 0)
-    return veil_error_errno(err, "bind `%s` on `%s`", source, target);
-  if (readonly && mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL) < 0) {
-    veil_error_errno(err, "remount `%s` read-only", target);
-    shim_unmount(target);
-    return -1;
-  }
-  return 0;
-}

@@ -1,5 +1,5 @@
-/* Host-side mounts for a container: containerd's rootfs mounts onto <bundle>/rootfs, and
- * bind mounts into the sandbox's share (dev profile). Every helper undoes itself on error. */
+/* Host-side mounts for a container: containerd's rootfs mounts onto <bundle>/rootfs (the
+ * binds into the sandbox's share are share.h's). Every helper undoes itself on error. */
 #ifndef VEIL_SHIM_MOUNTS_H
 #define VEIL_SHIM_MOUNTS_H
 
@@ -11,9 +11,6 @@
 /* Mount containerd's rootfs mounts, in order, on target. */
 int shim_mount_rootfs(Containerd__Types__Mount **mounts, size_t n, const char *target,
                       veil_error_t *err);
-/* Bind source (a file or a directory) onto target, creating target like the source;
- * readonly remounts the bind read-only. */
-int shim_bind(const char *source, const char *target, bool readonly, veil_error_t *err);
 /* Lazy unmount that ignores "not mounted". */
 void shim_unmount(const char *target);
 /* Parse mount(8)-style options into flags + data (data is malloc'd). */

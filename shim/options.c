@@ -19,8 +19,8 @@ static int type_url_is(const char *type_url, const char *name)
          (n > m && type_url[n - m - 1] == '/' && strcmp(type_url + n - m, name) == 0);
 }
 
-static int options_from_any_msg(const Google__Protobuf__Any *any, char **config_path,
-                                veil_error_t *err)
+int shim_options_from_any_msg(const Google__Protobuf__Any *any, char **config_path,
+                              veil_error_t *err)
 {
   if (!type_url_is(any->type_url, "runtimeoptions.v1.Options"))
     return 0;
@@ -47,30 +47,63 @@ int shim_options_from_any(const uint8_t *data, size_t len, char **config_path, v
   Google__Protobuf__Any *any = google__protobuf__any__unpack(NULL, len, data);
   if (any == NULL)
     return veil_error_make(err, EINVAL, "runtime options: not a google.protobuf.Any");
-  int r = options_from_any_msg(any, config_path, err);
+  int r = shim_options_from_any_msg(any, config_path, err);
   google__protobuf__any__free_unpacked(any, NULL);
   return r;
 }
 
-int shim_options_from_start_stdin(const uint8_t *data, size_t len, const char *id,
-                                  const char *ns, char **config_path, veil_error_t *err)
+static int dup_nonempty(const char *in, char **out, veil_error_t *err)
 {
-  *config_path = NULL;
+  if (in == NULL || in[0] == '\0')
+    return 0;
+  *out = strdup(in);
+  return *out ? 0 : veil_error_make(err, ENOMEM, "out of memory");
+}
+
+static int bootstrap_from_params(const Containerd__Runtime__Bootstrap__V1__BootstrapParams *bp,
+                                 struct shim_bootstrap *out, veil_error_t *err)
+{
+  out->from_params = true;
+  if (bp->socket_dir && bp->socket_dir[0] && bp->socket_dir[0] != '/')
+    return veil_error_make(err, EINVAL,
+                           "bootstrap params: socket_dir `%s` is not an absolute path",
+                           bp->socket_dir);
+  if (dup_nonempty(bp->containerd_ttrpc_address, &out->ttrpc_address, err) < 0 ||
+      dup_nonempty(bp->socket_dir, &out->socket_dir, err) < 0)
+    return -1;
+  /* The runtime options travel as one of the extensions (an Any each). */
+  for (size_t i = 0; i < bp->n_extensions && out->config_path == NULL; i++) {
+    if (bp->extensions[i]->value &&
+        shim_options_from_any_msg(bp->extensions[i]->value, &out->config_path, err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+int shim_bootstrap_from_start_stdin(const uint8_t *data, size_t len, const char *id,
+                                    const char *ns, struct shim_bootstrap *out,
+                                    veil_error_t *err)
+{
+  memset(out, 0, sizeof(*out));
   if (len == 0)
     return 0;
   Containerd__Runtime__Bootstrap__V1__BootstrapParams *bp =
       containerd__runtime__bootstrap__v1__bootstrap_params__unpack(NULL, len, data);
-  if (bp && bp->instance_id && strcmp(bp->instance_id, id) == 0 && bp->namespace_ &&
-      strcmp(bp->namespace_, ns) == 0) {
-    int r = 0;
-    for (size_t i = 0; i < bp->n_extensions && *config_path == NULL && r == 0; i++) {
-      if (bp->extensions[i]->value)
-        r = options_from_any_msg(bp->extensions[i]->value, config_path, err);
-    }
-    containerd__runtime__bootstrap__v1__bootstrap_params__free_unpacked(bp, NULL);
-    return r;
-  }
+  bool ours = bp && bp->instance_id && strcmp(bp->instance_id, id) == 0 && bp->namespace_ &&
+              strcmp(bp->namespace_, ns) == 0;
+  int r = ours ? bootstrap_from_params(bp, out, err)
+               : shim_options_from_any(data, len, &out->config_path, err);
   if (bp)
     containerd__runtime__bootstrap__v1__bootstrap_params__free_unpacked(bp, NULL);
-  return shim_options_from_any(data, len, config_path, err);
+  if (r < 0)
+    shim_bootstrap_clear(out);
+  return r;
+}
+
+void shim_bootstrap_clear(struct shim_bootstrap *b)
+{
+  free(b->config_path);
+  free(b->ttrpc_address);
+  free(b->socket_dir);
+  memset(b, 0, sizeof(*b));
 }

@@ -1,6 +1,6 @@
 /* A process in the guest (init or exec) seen from the host: its stdio pumps between
  * containerd's fifos and the agent's ReadStdout/ReadStderr/WriteStdin/CloseStdin, and a
- * waiter that turns WaitProcess into TaskExit once output is drained. */
+ * waiter that, once the output reached EOF, turns WaitProcess into TaskExit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -85,8 +85,13 @@ static void *output_pump(void *arg)
 
   /* O_RDWR never blocks on a fifo and keeps it open even if the reader goes away. */
   cleanup_close int fd = open(path, O_RDWR | O_CLOEXEC);
-  if (fd < 0)
-    log_warn("container %s: open %s: %s", p->container->id, path, strerror(errno));
+  if (fd < 0) {
+    /* no sink: stop reading, so the guest's pipe fills and the process waits, instead of the
+     * shim burning CPU on output nobody can see (security review 15g) */
+    log_warn("container %s: open %s: %s: its output is not read", p->container->id, path,
+             strerror(errno));
+    return NULL;
+  }
 
   for (;;) {
     cleanup_error veil_error_t err = NULL;
@@ -110,10 +115,11 @@ static void *output_pump(void *arg)
       protobuf_c_message_free_unpacked(&resp->base, NULL);
       break;
     }
-    if (n > 0 && fd >= 0 && veil_write_all(fd, resp->data.data, n, &err) < 0) {
-      log_warn("container %s: write %s: %s", p->container->id, path, err->msg);
-      close(fd);
-      fd = -1; /* keep draining so the process never blocks on a full pipe */
+    if (n > 0 && veil_write_all(fd, resp->data.data, n, &err) < 0) {
+      log_warn("container %s: write %s: %s: its output is no longer read", p->container->id,
+               path, err->msg);
+      protobuf_c_message_free_unpacked(&resp->base, NULL);
+      break;
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     if (n == 0)
@@ -244,6 +250,14 @@ static void *waiter(void *arg)
   struct shim_process *p = a->proc;
   free(a);
 
+  /* Output first, to EOF: kata-agent's WaitProcess closes the process's streams and forgets
+   * it, so what a read had not fetched by then would be lost (kata's shim waits for
+   * exitIOch before WaitProcess too). containerd expects the exit only after the output. */
+  if (p->stdout_started)
+    pthread_join(p->stdout_thread, NULL);
+  if (p->stderr_started)
+    pthread_join(p->stderr_thread, NULL);
+
   cleanup_error veil_error_t err = NULL;
   Grpc__WaitProcessRequest req = GRPC__WAIT_PROCESS_REQUEST__INIT;
   req.container_id = p->container->id;
@@ -258,11 +272,6 @@ static void *waiter(void *arg)
   } else {
     log_warn("container %s exec %s: %s", p->container->id, p->exec_id, err->msg);
   }
-  /* containerd expects Wait to answer only after output is drained. */
-  if (p->stdout_started)
-    pthread_join(p->stdout_thread, NULL);
-  if (p->stderr_started)
-    pthread_join(p->stderr_thread, NULL);
   pthread_mutex_lock(&s->lock);
   p->stdout_started = p->stderr_started = false;
   shim_process_mark_exited(s, p, status);

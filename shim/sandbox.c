@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.pb-c.h"
+#include "common/text.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/log.h"
@@ -21,7 +22,9 @@
 #include "shim/shim.h"
 #include "shim/state_dir.h"
 
-#define SHARE_TAG "veilshared"
+#define SHARE_TAG "kataShared" /* kata's mountGuestTag */
+#define DNS_FILE_MAX (64u * 1024)
+#define DNS_LINES_MAX 256u
 #define CONSOLE_TAIL_BYTES 1500
 
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,7 +50,10 @@ static char *console_tail(struct veil_vm *vm)
     return NULL;
   ssize_t n = pread(fd, buf, CONSOLE_TAIL_BYTES, from);
   buf[n > 0 ? n : 0] = '\0';
-  return buf;
+  /* the guest wrote it: printable UTF-8 before it reaches containerd */
+  char *clean = veil_text_sanitize_lines(buf, (size_t)(n > 0 ? n : 0), CONSOLE_TAIL_BYTES);
+  free(buf);
+  return clean;
 }
 
 static bool vm_alive(void *user)
@@ -113,6 +119,30 @@ static void *vm_monitor(void *arg)
   return NULL;
 }
 
+#define OOM_EVENT_INTERVAL_NS 1000000000LL /* at most one TaskOOM per container per second */
+
+/* The guest names the container: publish only for ours (a guest must not mark other pods'
+ * containers OOMKilled), and coalesce a flood. Called with s->lock held. */
+static void publish_oom(struct shim *s, const char *container_id)
+{
+  struct shim_container *c = shim_find_container(s, container_id);
+  if (c == NULL) {
+    log_debug("sandbox %s: OOM event for a container this shim does not run: ignored",
+              s->sandbox.id);
+    return;
+  }
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long long since = (now.tv_sec - c->last_oom.tv_sec) * 1000000000LL +
+                    (now.tv_nsec - c->last_oom.tv_nsec);
+  if ((c->last_oom.tv_sec || c->last_oom.tv_nsec) && since < OOM_EVENT_INTERVAL_NS)
+    return;
+  c->last_oom = now;
+  Containerd__Events__TaskOOM oom = CONTAINERD__EVENTS__TASK_OOM__INIT;
+  oom.container_id = c->id; /* our copy, not the guest's bytes */
+  shim_events_publish(s->events, "/tasks/oom", &oom.base);
+}
+
 static void *oom_watcher(void *arg)
 {
   struct shim *s = arg;
@@ -122,22 +152,65 @@ static void *oom_watcher(void *arg)
     Grpc__OOMEvent *ev = NULL;
     if (SHIM_AGENT_CALL(s, &err, veil_agent_get_oom_event, &req, &ev) < 0)
       break; /* Unimplemented, or the agent is gone */
-    Containerd__Events__TaskOOM oom = CONTAINERD__EVENTS__TASK_OOM__INIT;
-    oom.container_id = ev->container_id;
-    shim_events_publish(s->events, "/tasks/oom", &oom.base);
+    pthread_mutex_lock(&s->lock);
+    publish_oom(s, ev->container_id);
+    pthread_mutex_unlock(&s->lock);
     protobuf_c_message_free_unpacked(&ev->base, NULL);
   }
   return NULL;
 }
 
+/* kata's getDNS: the lines of the file the sandbox spec bind-mounts at /etc/resolv.conf
+ * (kata_agent.go:796-817; strings.Split, so a trailing newline gives a last empty line). */
+static int sandbox_dns(const json_t *spec, char ***lines, size_t *n, char **text,
+                       veil_error_t *err)
+{
+  *lines = NULL;
+  *n = 0;
+  *text = NULL;
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(spec, "mounts"), i, m) {
+    const char *dest = json_string_value(json_object_get(m, "destination"));
+    const char *source = json_string_value(json_object_get(m, "source"));
+    if (dest == NULL || strcmp(dest, "/etc/resolv.conf") != 0 || source == NULL)
+      continue;
+    if (veil_read_file(source, DNS_FILE_MAX, text, NULL, err) < 0)
+      return veil_error_wrap(err, "the pod's DNS config");
+    size_t count = 1;
+    for (const char *p = *text; *p; p++)
+      count += *p == '\n';
+    if (count > DNS_LINES_MAX)
+      return veil_error_make(err, E2BIG, "the pod's DNS config `%s` has more than %u lines",
+                             source, DNS_LINES_MAX);
+    *lines = calloc(count, sizeof(char *));
+    if (*lines == NULL)
+      return veil_error_make(err, ENOMEM, "out of memory");
+    for (char *p = *text;; p++) { /* split in place */
+      (*lines)[(*n)++] = p;
+      p = strchrnul(p, '\n');
+      if (*p == '\0')
+        break;
+      *p = '\0';
+    }
+    return 0;
+  }
+  return 0;
+}
+
 static int create_sandbox_rpc(struct shim *s, const json_t *spec, veil_error_t *err)
 {
   Grpc__CreateSandboxRequest req = GRPC__CREATE_SANDBOX_REQUEST__INIT;
-  Grpc__Storage share = GRPC__STORAGE__INIT;
-  Grpc__Storage *storages[1] = {&share};
-  char *share_opts[] = {"trans=virtio", "version=9p2000.L", "msize=524288"};
+  Grpc__Storage share = GRPC__STORAGE__INIT, shm = GRPC__STORAGE__INIT;
+  Grpc__Storage *storages[2];
+  /* kata's sharedDir9pOptions with the msize veil boots with */
+  char *share_opts[] = {"trans=virtio,version=9p2000.L,cache=mmap", "nodev", "msize=524288"};
+  char shm_size_opt[40];
+  char *shm_opts[] = {"noexec", "nosuid", "nodev", "mode=1777", shm_size_opt};
   json_t *hostname = json_object_get(spec, "hostname");
-  req.hostname = json_is_string(hostname) ? (char *)json_string_value(hostname) : "";
+  char host[65]; /* kata's maxHostnameLen: 64 */
+  snprintf(host, sizeof(host), "%s", json_is_string(hostname) ? json_string_value(hostname) : "");
+  req.hostname = host;
   req.sandbox_id = s->sandbox.id;
   if (shim_sandbox_has_shared_fs(s)) {
     bool virtiofs = strcmp(s->sandbox.config->shared_fs, "virtio-fs") == 0;
@@ -147,10 +220,39 @@ static int create_sandbox_rpc(struct shim *s, const json_t *spec, veil_error_t *
     share.options = virtiofs ? NULL : share_opts;
     share.n_options = virtiofs ? 0 : 3;
     share.mount_point = GUEST_SHARED_DIR;
-    req.storages = storages;
-    req.n_storages = 1;
+    storages[req.n_storages++] = &share;
   }
+  if (s->sandbox.shm_size > 0) { /* kata's sandbox shm: one /dev/shm for the whole pod */
+    snprintf(shm_size_opt, sizeof(shm_size_opt), "size=%llu",
+             (unsigned long long)s->sandbox.shm_size);
+    shm.driver = "ephemeral";
+    shm.mount_point = GUEST_SANDBOX_SHM;
+    shm.source = "shm";
+    shm.fstype = "tmpfs";
+    shm.options = shm_opts;
+    shm.n_options = 5;
+    storages[req.n_storages++] = &shm;
+  }
+  req.storages = req.n_storages ? storages : NULL;
+  cleanup_free char **dns = NULL;
+  cleanup_free char *dns_text = NULL;
+  if (sandbox_dns(spec, &dns, &req.n_dns, &dns_text, err) < 0)
+    return -1;
+  req.dns = dns;
   return SHIM_AGENT_CALL(s, err, veil_agent_create_sandbox, &req);
+}
+
+/* After the VM is gone: the share (its binds, the export), then the state dir. */
+static void remove_state(struct shim_sandbox *sb)
+{
+  if (sb->state_dir[0] == '\0')
+    return;
+  cleanup_error veil_error_t err = NULL;
+  if (shim_share_teardown(&sb->share, &err) < 0)
+    log_warn("sandbox %s: share: %s", sb->id, err->msg);
+  else if (shim_state_dir_remove(sb->state_dir, &err) < 0)
+    log_warn("remove %s: %s", sb->state_dir, err->msg);
+  sb->state_dir[0] = '\0';
 }
 
 static void boot_cleanup(struct shim *s)
@@ -167,12 +269,7 @@ static void boot_cleanup(struct shim *s)
   }
   veil_vm_free(sb->vm);
   sb->vm = NULL;
-  if (sb->state_dir[0]) {
-    cleanup_error veil_error_t err = NULL;
-    if (shim_state_dir_remove(sb->state_dir, &err) < 0)
-      log_warn("remove %s: %s", sb->state_dir, err->msg);
-    sb->state_dir[0] = '\0';
-  }
+  remove_state(sb);
   veil_config_free(sb->config);
   sb->config = NULL;
 }
@@ -184,21 +281,18 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
   cleanup_free char *cfg_path = NULL;
   __attribute__((cleanup(shim_sandbox_extras_clear))) struct sandbox_extras extras = {0};
   if (veil_config_resolve_path(cfg_path_opt, &cfg_path, err) < 0 ||
-      veil_config_load(cfg_path, &sb->config, err) < 0) {
-    veil_error_wrap(err, "runtime config");
-    if (err && *err)
-      (*err)->grpc_code = VEIL_GRPC_INVALID_ARGUMENT;
-    return -1;
-  }
+      veil_config_load(cfg_path, &sb->config, err) < 0)
+    return veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "runtime config");
   if (sb->id == NULL && (sb->id = strdup(id)) == NULL)
     return veil_error_make(err, ENOMEM, "out of memory");
   if (shim_state_dir_create(id, sb->state_dir, sizeof(sb->state_dir), err) < 0 ||
       shim_state_write_pid(sb->state_dir, "shim.pid", getpid(), err) < 0)
     goto fail;
 
-  char shared[PATH_MAX];
-  snprintf(shared, sizeof(shared), "%s/shared", sb->state_dir);
-  struct veil_vm_share share = {SHARE_TAG, shared, false};
+  if (shim_spec_shm_size(spec, &sb->shm_size, err) < 0 ||
+      (shim_sandbox_has_shared_fs(s) && shim_share_setup(&sb->share, sb->state_dir, err) < 0))
+    goto fail;
+  struct veil_vm_share share = {SHARE_TAG, sb->share.export_dir, false};
   if (shim_sandbox_extras_prepare(s, spec, &extras, err) < 0)
     goto fail;
   struct veil_vm_spec vs = {
@@ -214,10 +308,6 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
       .initdata_digest = extras.initdata_digest_len ? extras.initdata_digest : NULL,
       .initdata_digest_len = extras.initdata_digest_len,
   };
-  if (vs.n_shares && mkdir(shared, 0755) < 0 && errno != EEXIST) {
-    veil_error_errno(err, "mkdir `%s`", shared);
-    goto fail;
-  }
   log_info("sandbox %s: booting a %s VM (config %s)", id, veil_profile_name(sb->config->profile),
            cfg_path);
   if (veil_vm_start(&vs, &sb->vm, err) < 0) {
@@ -237,6 +327,15 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
   if (agent == NULL) {
     veil_error_wrap(err, "sandbox %s", id);
     goto fail;
+  }
+  /* debugging aid and the golden-request test: every agent request as a JSON line */
+  const char *request_log = getenv("VEIL_AGENT_REQUEST_LOG");
+  if (request_log && request_log[0]) {
+    int fd = open(request_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+      log_warn("VEIL_AGENT_REQUEST_LOG `%s`: %s", request_log, strerror(errno));
+    else
+      veil_agent_log_requests(agent, fd);
   }
   pthread_mutex_lock(&s->lock);
   sb->agent = agent;
@@ -313,8 +412,6 @@ void shim_sandbox_destroy(struct shim *s)
   sb->oom_started = false;
   veil_vm_free(sb->vm);
   sb->vm = NULL;
-  if (sb->state_dir[0] && shim_state_dir_remove(sb->state_dir, &err) < 0)
-    log_warn("remove %s: %s", sb->state_dir, err->msg);
-  sb->state_dir[0] = '\0';
+  remove_state(sb);
   pthread_mutex_unlock(&boot_lock);
 }

@@ -9,7 +9,7 @@
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/log.h"
-#include "hypervisor/measure_launch.h"
+#include "measure/measure_launch.h"
 #include "shim/bundle.h"
 #include "shim/shim.h"
 
@@ -70,10 +70,8 @@ static int decode_policy(const char *b64, char **out, veil_error_t *err)
 {
   uint8_t *text = NULL;
   size_t len = 0;
-  if (veil_base64_decode(b64, POLICY_MAX, &text, &len, err) < 0) {
-    (*err)->grpc_code = VEIL_GRPC_INVALID_ARGUMENT;
-    return veil_error_wrap(err, "annotation %s", ANNOT_POLICY);
-  }
+  if (veil_base64_decode(b64, POLICY_MAX, &text, &len, err) < 0)
+    return veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "annotation %s", ANNOT_POLICY);
   *out = (char *)text; /* NUL-terminated by the decoder */
   return 0;
 }

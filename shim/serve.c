@@ -1,4 +1,5 @@
-/* The shim server: forked by `start` with the listening socket as fd 3. Logs go to the
+/* The shim server: forked by `start` with the listening socket as fd 3. It serves the Task
+ * API (v2 and v3) and containerd 2.x's Sandbox API on it. Logs go to the
  * bundle's `log` fifo (containerd copies it into its own log); it is a child subreaper
  * so guest-side helpers it spawns (QEMU) are reaped here; SIGTERM/SIGINT stop it. */
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "shim/address.h"
 #include "shim/commands.h"
 #include "shim/events.h"
+#include "shim/sandbox_service.h"
 #include "shim/shim.h"
 #include "shim/state_dir.h"
 #include "shim/task_service.h"
@@ -74,6 +76,7 @@ int shim_cmd_serve(const struct shim_args *args)
   shim.args = *args;
   shim_state_set_scope(args->address, args->namespace_);
   pthread_mutex_init(&shim.lock, NULL);
+  shim_sandbox_api_init(&shim);
   shim.ttrpc_address = getenv("TTRPC_ADDRESS");
   const char *opt = getenv("VEIL_OPTIONS_CONFIG_PATH");
   shim.options_config_path = opt && opt[0] ? strdup(opt) : NULL;
@@ -91,6 +94,7 @@ int shim_cmd_serve(const struct shim_args *args)
   struct ttrpc_server_options so = {.require_same_uid = true};
   shim.server = ttrpc_server_new(&so, &err);
   if (shim.server == NULL || shim_task_service_register(&shim, shim.server, &err) < 0 ||
+      shim_sandbox_service_register(&shim, shim.server, &err) < 0 ||
       ttrpc_server_add_listener(shim.server, 3, &err) < 0)
     goto fail;
   log_info("shim %s serving in namespace %s (pid %d)", args->id, args->namespace_,
@@ -100,6 +104,7 @@ int shim_cmd_serve(const struct shim_args *args)
 
   log_info("shim %s exiting", args->id);
   shim_sandbox_destroy(&shim);
+  shim_sandbox_api_clear(&shim);
   shim_events_flush(shim.events, 3000);
   if (sock_path[0])
     unlink(sock_path);

@@ -15,6 +15,7 @@
 #include "hypervisor/config.h"
 #include "hypervisor/vm.h"
 #include "shim/args.h"
+#include "shim/share.h"
 #include "shim/spec.h"
 #include "ttrpc/ttrpc.h"
 #include "vsock/agent_client.h"
@@ -55,15 +56,20 @@ struct shim_container {
   char *bundle;
   bool is_sandbox_container; /* CRI pause container, or a `ctr run` container */
   bool rootfs_mounted;       /* we mounted CreateTaskRequest.rootfs on <bundle>/rootfs */
-  char **shared_mounts;      /* bind mounts we made under the share (to undo), NULL-terminated */
+  char **share_entries;     /* names under the share we bound (to undo), NULL-terminated */
   struct shim_process *init;
   struct shim_process *execs;
+  struct timespec last_oom;  /* CLOCK_MONOTONIC of the last TaskOOM published for it */
+  uint8_t *last_metrics;     /* the last Stats answer, served while the guest does not answer */
+  size_t last_metrics_len;
   struct shim_container *next;
 };
 
 struct shim_sandbox {
   char *id;
   char state_dir[512];
+  struct shim_share share;  /* dev profile: the host dir exported to the guest */
+  uint64_t shm_size;        /* bytes of the pod-wide /dev/shm in the guest, 0 = none */
   struct veil_config *config;
   struct veil_vm *vm;
   veil_agent *agent;  /* closed (never freed) while threads may use it */
@@ -74,6 +80,26 @@ struct shim_sandbox {
   bool monitor_started, oom_started;
 };
 
+struct shim_reservation { /* an id whose Create is under way */
+  char *id;
+  struct shim_reservation *next;
+};
+
+/* containerd 2.x's Sandbox API (`sandboxer = "shim"`): the sandbox is created and started by
+ * CreateSandbox/StartSandbox (no pause container) and lives until StopSandbox; the shim
+ * stays until ShutdownSandbox whatever its tasks do. All zero in the pod-sandbox mode. */
+struct shim_sandbox_api {
+  bool created;            /* CreateSandbox succeeded */
+  bool started;            /* StartSandbox booted the VM */
+  bool stopped;            /* StopSandbox, or the VM exited */
+  bool shutdown;           /* ShutdownSandbox: the shim may exit */
+  json_t *spec;            /* the bundle's config.json (or {}), with the request's annotations */
+  char *netns_path;        /* the pod's network namespace (CreateSandboxRequest.netns_path) */
+  struct timespec created_at, exited_at;
+  uint32_t exit_status;
+  pthread_cond_t changed;  /* stopped became true */
+};
+
 struct shim {
   struct shim_args args;
   char *bundle;
@@ -82,10 +108,19 @@ struct shim {
   pthread_mutex_t lock;
   struct shim_sandbox sandbox;
   struct shim_container *containers;
+  struct shim_reservation *reserved;
   struct shim_events *events;
   ttrpc_server *server;
   bool shutting_down;
+  struct shim_sandbox_api api;
 };
+
+/* task_service.c: stop serving once the current reply is out (Shutdown, ShutdownSandbox).
+ * Call with s->lock held. */
+void shim_request_exit_locked(struct shim *s);
+/* May Shutdown end the shim? Not while tasks remain, nor while a Sandbox API sandbox has not
+ * been shut down. Call with s->lock held. */
+bool shim_may_exit_locked(const struct shim *s);
 
 extern struct shim *the_shim;
 

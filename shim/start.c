@@ -1,17 +1,18 @@
 /* `start`: create (or find) the pod's shim server and print its address.
  *
- * containerd reads stdout+stderr together, so nothing but the address is printed, and the
- * forked server gets /dev/null for stdio (else containerd would wait for EOF forever). */
+ * The answer is the bare `unix://` address, which every containerd from 1.6 to 2.4 accepts
+ * (2.3+ first tries to parse a proto BootstrapResult, then falls back to it; a BootstrapResult
+ * would be unreadable to a pre-2.3 daemon). containerd reads stdout and stderr together
+ * (CombinedOutput), so stderr is /dev/null while `start` runs and a failure is one line on
+ * stdout; the forked server gets /dev/null for stdio (else containerd would wait for EOF). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <signal.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -24,24 +25,13 @@
 
 #define START_STDIN_MAX (1u << 20)
 
-/* Is someone serving at this unix socket path? */
-static int socket_alive(const char *path)
-{
-  cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
-    return 0;
-  strcpy(sa.sun_path, path);
-  return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-}
-
 static int write_bundle_file(const char *name, const char *content, veil_error_t *err)
 {
   return veil_write_file_atomic(name, content, strlen(content), 0644, err);
 }
 
-static int fork_server(const struct shim_args *args, int listen_fd, const char *config_path,
-                       pid_t *out_pid, veil_error_t *err)
+static int fork_server(const struct shim_args *args, int listen_fd,
+                       const struct shim_bootstrap *boot, pid_t *out_pid, veil_error_t *err)
 {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -64,8 +54,11 @@ static int fork_server(const struct shim_args *args, int listen_fd, const char *
       fcntl(3, F_SETFD, 0);
     }
     setsid();
-    if (config_path)
-      setenv("VEIL_OPTIONS_CONFIG_PATH", config_path, 1);
+    if (boot->config_path)
+      setenv("VEIL_OPTIONS_CONFIG_PATH", boot->config_path, 1);
+    /* 2.3+ names its ttrpc socket in BootstrapParams; the env var is the legacy channel. */
+    if (boot->ttrpc_address)
+      setenv("TTRPC_ADDRESS", boot->ttrpc_address, 1);
     const char *argv[16];
     int a = 0;
     argv[a++] = self;
@@ -87,20 +80,32 @@ static int fork_server(const struct shim_args *args, int listen_fd, const char *
   return 0;
 }
 
+static void silence_stderr(void)
+{
+  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, 2);
+    close(null);
+  }
+}
+
 int shim_cmd_start(const struct shim_args *args)
 {
   cleanup_error veil_error_t err = NULL;
   cleanup_free char *stdin_buf = NULL;
-  cleanup_free char *config_path = NULL;
+  __attribute__((cleanup(shim_bootstrap_clear))) struct shim_bootstrap boot = {0};
+  cleanup_free char *group = NULL; /* the shim's id: the pod's for a CRI app container */
   size_t stdin_len = 0;
   char address[512];
   cleanup_close int listen_fd = -1;
 
+  silence_stderr();
   if (veil_read_fd_all(0, START_STDIN_MAX, &stdin_buf, &stdin_len, &err) < 0)
     goto fail;
-  if (shim_options_from_start_stdin((const uint8_t *)stdin_buf, stdin_len, args->id,
-                                    args->namespace_, &config_path, &err) < 0)
+  if (shim_bootstrap_from_start_stdin((const uint8_t *)stdin_buf, stdin_len, args->id,
+                                      args->namespace_, &boot, &err) < 0)
     goto fail;
+  const char *socket_dir = boot.socket_dir ? boot.socket_dir : SHIM_SOCKET_DIR;
 
   char cwd[PATH_MAX];
   const char *bundle = args->bundle;
@@ -111,25 +116,30 @@ int shim_cmd_start(const struct shim_args *args)
     }
     bundle = cwd;
   }
-  json_t *spec = shim_bundle_load_spec(bundle, &err);
+  /* containerd 2.x's shim sandboxer may start the pod's shim on a bundle without a spec */
+  char spec_path[PATH_MAX + 16];
+  snprintf(spec_path, sizeof(spec_path), "%s/config.json", bundle);
+  json_t *spec = access(spec_path, F_OK) == 0 ? shim_bundle_load_spec(bundle, &err)
+                                              : json_object();
   if (spec == NULL)
     goto fail;
   const char *ctype = shim_spec_annotation(spec, ANNOT_CONTAINER_TYPE);
   const char *sandbox_id = shim_spec_annotation(spec, ANNOT_SANDBOX_ID);
   /* A CRI app container joins its pod's shim: one shim and one VM per pod. */
-  const char *group = args->id;
   bool join = ctype && strcmp(ctype, "container") == 0 && sandbox_id && sandbox_id[0];
-  if (join)
-    group = sandbox_id;
-  int r = shim_socket_address(args->address, args->namespace_, group, NULL, address,
-                              sizeof(address), &err);
+  group = strdup(join ? sandbox_id : args->id); /* outlives the spec */
   json_decref(spec);
-  if (r < 0)
+  if (group == NULL) {
+    veil_error_make(&err, ENOMEM, "out of memory");
+    goto fail;
+  }
+  if (shim_socket_address(args->address, args->namespace_, group, socket_dir, address,
+                          sizeof(address), &err) < 0)
     goto fail;
   const char *path = shim_address_path(address);
 
-  if (join || socket_alive(path)) {
-    if (!socket_alive(path)) {
+  if (join || shim_socket_alive(path)) {
+    if (!shim_socket_alive(path)) {
       veil_error_make(&err, ENOENT, "the shim of sandbox %s is not running at %s", group, path);
       goto fail;
     }
@@ -140,13 +150,13 @@ int shim_cmd_start(const struct shim_args *args)
   }
 
   unlink(path); /* a stale socket of a dead shim */
-  if (veil_mkdir_p(SHIM_SOCKET_DIR, 0700, &err) < 0)
+  if (veil_mkdir_p(socket_dir, 0700, &err) < 0)
     goto fail;
   listen_fd = ttrpc_listen_unix(path, &err);
   if (listen_fd < 0)
     goto fail;
   pid_t pid = -1;
-  if (fork_server(args, listen_fd, config_path, &pid, &err) < 0) {
+  if (fork_server(args, listen_fd, &boot, &pid, &err) < 0) {
     unlink(path);
     goto fail;
   }

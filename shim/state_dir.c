@@ -12,7 +12,9 @@
 
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "common/id.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 #include "common/sha256.h"
 
 static char scoped_root[PATH_MAX];
@@ -36,20 +38,10 @@ static const char *state_root(void)
   return scoped_root;
 }
 
-static int id_is_safe(const char *id)
-{
-  if (id[0] == '\0' || strlen(id) > 128 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-    return 0;
-  for (const char *p = id; *p; p++)
-    if (*p == '/')
-      return 0;
-  return 1;
-}
-
 int shim_state_dir_path(const char *id, char *out, size_t len, veil_error_t *err)
 {
-  if (!id_is_safe(id))
-    return veil_error_make(err, EINVAL, "invalid sandbox id `%s`", id);
+  if (veil_id_check("sandbox id", id, err) < 0)
+    return -1;
   int n = snprintf(out, len, "%s/%s", state_root(), id);
   if (n < 0 || (size_t)n >= len)
     return veil_error_make(err, ENAMETOOLONG, "state dir path too long");
@@ -75,33 +67,14 @@ int shim_state_write_pid(const char *dir, const char *name, pid_t pid, veil_erro
   return veil_write_file_atomic(path, buf, strlen(buf), 0600, err);
 }
 
-/* Unmount every mount point at or below dir, deepest first (mountinfo order reversed). */
-static void unmount_below(const char *dir)
-{
-  cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
-  if (f == NULL)
-    return;
-  char *points[512];
-  size_t n = 0, dlen = strlen(dir);
-  char line[8192];
-  while (fgets(line, sizeof(line), f) && n < 512) {
-    char mp[4096];
-    if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-      continue;
-    if (strncmp(mp, dir, dlen) == 0 && (mp[dlen] == '/' || mp[dlen] == '\0'))
-      points[n++] = strdup(mp);
-  }
-  while (n > 0) {
-    char *p = points[--n];
-    if (p && umount2(p, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-      log_warn("unmount %s: %s", p, strerror(errno));
-    free(p);
-  }
-}
-
 int shim_state_dir_remove(const char *dir, veil_error_t *err)
 {
-  unmount_below(dir);
+  int left = veil_unmount_below(dir, 8, err);
+  if (left < 0)
+    return -1;
+  if (left > 0)
+    return veil_error_make(err, EBUSY, "%d mount(s) remain below `%s`: not removing it", left,
+                           dir);
   return veil_remove_tree(dir, err);
 }
 

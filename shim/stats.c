@@ -9,6 +9,8 @@
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb-c.h"
 #include "shim/task_service.h"
 
+#define STATS_MAX_CPUS 1024
+
 static void memory_entry(const Grpc__MemoryData *d, Io__Containerd__Cgroups__V1__MemoryEntry *e)
 {
   io__containerd__cgroups__v1__memory_entry__init(e);
@@ -37,7 +39,8 @@ int shim_stats_to_metrics(const Grpc__StatsContainerResponse *st, uint8_t **resp
     usage.kernel = u->usage_in_kernelmode;
     usage.user = u->usage_in_usermode;
     usage.per_cpu = u->percpu_usage;
-    usage.n_per_cpu = u->n_percpu_usage;
+    /* a guest has at most STATS_MAX_CPUS CPUs (QEMU's limit is lower); more entries are noise it made up */
+    usage.n_per_cpu = u->n_percpu_usage < STATS_MAX_CPUS ? u->n_percpu_usage : STATS_MAX_CPUS;
     cpu.usage = &usage;
     m.cpu = &cpu;
   }

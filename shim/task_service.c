@@ -1,5 +1,8 @@
 /* containerd.task.v2.Task over ttrpc: decode, act on the model, encode. Errors leave as
- * google.rpc.Status through the ttrpc server (veil_error_grpc_code). */
+ * google.rpc.Status through the ttrpc server (veil_error_grpc_code). The same handlers also
+ * serve containerd.task.v3.Task: containerd 2.x's v3 API has the same messages and field
+ * numbers under another package name, and a 2.x daemon asks for it when it talks to a
+ * sandbox's shim at version 3. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,7 +23,7 @@
 #include "shim/timestamp.h"
 #include "shim/timeutil.h"
 
-#define TASK_SERVICE "containerd.task.v2.Task"
+static const char *const task_services[] = {"containerd.task.v2.Task", "containerd.task.v3.Task"};
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)
 
@@ -330,14 +333,10 @@ static int h_exec(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t
   if (pj == NULL)
     return veil_error_make(err, EINVAL, "exec %s: process spec is not JSON: %s", r->exec_id,
                            jerr.text);
-  Grpc__Process *proc = (Grpc__Process *)json_to_pb(pj, &grpc__process__descriptor, err);
+  Grpc__Process *proc = shim_exec_process_build(pj, r->terminal, err);
   if (proc == NULL)
-    return veil_error_wrap(err, "exec %s: process spec", r->exec_id);
-  if (proc->n_args == 0) {
-    protobuf_c_message_free_unpacked(&proc->base, NULL);
-    return veil_error_make(err, EINVAL, "exec %s: process.args is empty", r->exec_id);
-  }
-  proc->terminal = r->terminal;
+    return veil_error_wrap_grpc(err, VEIL_GRPC_INVALID_ARGUMENT, "exec %s: process spec",
+                                r->exec_id);
 
   pthread_mutex_lock(&s->lock);
   struct shim_container *c = shim_find_container(s, r->id);
@@ -483,10 +482,34 @@ static int h_stats(void *user, const struct ttrpc_request_ctx *ctx, const uint8_
   Grpc__StatsContainerRequest sc = GRPC__STATS_CONTAINER_REQUEST__INIT;
   sc.container_id = r->id;
   Grpc__StatsContainerResponse *st = NULL;
-  if (SHIM_AGENT_CALL(s, err, veil_agent_stats_container, &sc, &st) < 0)
-    return veil_error_wrap(err, "stats %s", r->id);
+  if (SHIM_AGENT_CALL(s, err, veil_agent_stats_container, &sc, &st) < 0) {
+    if (veil_error_grpc_code(*err) != VEIL_GRPC_DEADLINE_EXCEEDED)
+      return veil_error_wrap(err, "stats %s", r->id);
+    pthread_mutex_lock(&s->lock);
+    struct shim_container *c = shim_find_container(s, r->id);
+    if (c && c->last_metrics && (*resp = malloc(c->last_metrics_len)) != NULL) {
+      memcpy(*resp, c->last_metrics, c->last_metrics_len);
+      *resp_len = c->last_metrics_len;
+      log_warn("stats %s: the guest did not answer in time: serving the last value", r->id);
+      veil_error_release(err);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return *err ? veil_error_wrap(err, "stats %s", r->id) : 0;
+  }
   int rc = shim_stats_to_metrics(st, resp, resp_len, err);
   protobuf_c_message_free_unpacked(&st->base, NULL);
+  if (rc == 0) {
+    pthread_mutex_lock(&s->lock);
+    struct shim_container *c = shim_find_container(s, r->id);
+    uint8_t *copy = c ? malloc(*resp_len ? *resp_len : 1) : NULL;
+    if (copy) {
+      memcpy(copy, *resp, *resp_len);
+      free(c->last_metrics);
+      c->last_metrics = copy;
+      c->last_metrics_len = *resp_len;
+    }
+    pthread_mutex_unlock(&s->lock);
+  }
   return rc;
 }
 
@@ -510,21 +533,34 @@ static void *delayed_stop(void *arg)
   return NULL;
 }
 
+void shim_request_exit_locked(struct shim *s)
+{
+  if (s->shutting_down)
+    return;
+  s->shutting_down = true;
+  pthread_t t;
+  if (pthread_create(&t, NULL, delayed_stop, s) == 0)
+    pthread_detach(t);
+}
+
+bool shim_may_exit_locked(const struct shim *s)
+{
+  return s->containers == NULL && (!s->api.created || s->api.shutdown);
+}
+
+/* containerd calls Shutdown after a task delete (2.4: after every one, also in a pod): the
+ * shim stays while tasks remain (or a Sandbox API sandbox lives) and exits with the last. */
 static int h_shutdown(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
                       size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
 {
   struct shim *s = user;
   DECODE(Containerd__Task__V2__ShutdownRequest, containerd__task__v2__shutdown_request, r);
   pthread_mutex_lock(&s->lock);
-  bool empty = s->containers == NULL;
-  if (empty && !s->shutting_down) {
-    s->shutting_down = true;
-    pthread_t t;
-    if (pthread_create(&t, NULL, delayed_stop, s) == 0)
-      pthread_detach(t);
-  }
+  bool exiting = shim_may_exit_locked(s);
+  if (exiting)
+    shim_request_exit_locked(s);
   pthread_mutex_unlock(&s->lock);
-  log_debug("shutdown requested for %s: %s", r->id, empty ? "exiting" : "containers remain");
+  log_debug("shutdown requested for %s: %s", r->id, exiting ? "exiting" : "containers remain");
   return reply_empty(resp, resp_len);
 }
 
@@ -541,8 +577,10 @@ int shim_task_service_register(struct shim *s, ttrpc_server *srv, veil_error_t *
       {"Update", h_update},     {"Wait", h_wait},             {"Stats", h_stats},
       {"Connect", h_connect},   {"Shutdown", h_shutdown},
   };
-  for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-    if (ttrpc_server_register(srv, TASK_SERVICE, methods[i].method, methods[i].fn, s, 0, err) < 0)
-      return -1;
+  for (size_t v = 0; v < sizeof(task_services) / sizeof(task_services[0]); v++)
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+      if (ttrpc_server_register(srv, task_services[v], methods[i].method, methods[i].fn, s, 0,
+                                err) < 0)
+        return -1;
   return 0;
 }

@@ -574,6 +574,8 @@ drain:
     /* The remote message as-is, so callers and tests see the peer's words. */
     int rc = veil_error_grpc(err, v.code, "%.*s", (int)v.message_len,
                              v.message ? (const char *)v.message : "");
+    if (err && *err)
+      (*err)->remote = 1;
     free(p.data);
     return rc;
   }

@@ -1,50 +1,59 @@
-/* ttrpc_dial: address schemes -> connected byte-stream fd. */
+/* Dial and listen on a parsed address (address.h), and the text-address conveniences
+ * ttrpc_dial / ttrpc_listen. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "common/cleanup.h"
+#include "ttrpc/address.h"
 #include "ttrpc/transport.h"
 #include "ttrpc/ttrpc.h"
 
-static int dial_fd(const char *s, veil_error_t *err)
+int ttrpc_address_dial(const struct ttrpc_address *a, int timeout_ms, veil_error_t *err)
 {
-  char *end;
-  errno = 0;
-  long n = strtol(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || errno || n < 0 || n > 1 << 20)
-    return veil_error_make(err, EINVAL, "bad address `fd://%s`: expected fd://N with N an open "
-                           "file descriptor number", s);
-  int fd = fcntl((int)n, F_DUPFD_CLOEXEC, 3);
-  if (fd < 0)
-    return veil_error_errno(err, "fd://%ld: duplicate fd", n);
-  return fd;
+  switch (a->kind) {
+  case TTRPC_ADDRESS_UNIX:
+    return ttrpc_dial_unix(a->path, timeout_ms, err);
+  case TTRPC_ADDRESS_VSOCK:
+    if (a->cid == TTRPC_VSOCK_CID_ANY)
+      return veil_error_make(err, EINVAL, "dial vsock: CID -1 (VMADDR_CID_ANY) is for listening");
+    return ttrpc_dial_vsock(a->cid, a->port, timeout_ms, err);
+  case TTRPC_ADDRESS_HVSOCK:
+    return ttrpc_dial_hvsock(a->path, a->port, timeout_ms, err);
+  case TTRPC_ADDRESS_FD: {
+    int fd = fcntl(a->fd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0)
+      return veil_error_errno(err, "fd://%d: duplicate fd", a->fd);
+    return fd;
+  }
+  }
+  return veil_error_make(err, EINVAL, "dial: invalid address");
+}
+
+int ttrpc_address_listen(const struct ttrpc_address *a, veil_error_t *err)
+{
+  switch (a->kind) {
+  case TTRPC_ADDRESS_UNIX:
+    return ttrpc_listen_unix(a->path, err);
+  case TTRPC_ADDRESS_VSOCK:
+    return ttrpc_listen_vsock(a->cid, a->port, err);
+  case TTRPC_ADDRESS_HVSOCK:
+  case TTRPC_ADDRESS_FD:
+    break;
+  }
+  return veil_error_make(err, EINVAL, "listen: only unix:// and vsock:// addresses can listen");
 }
 
 int ttrpc_dial(const char *address, int timeout_ms, veil_error_t *err)
 {
-  if (address == NULL || *address == '\0')
-    return veil_error_make(err, EINVAL, "ttrpc dial: empty address");
-  if (strncmp(address, "unix://", 7) == 0)
-    return ttrpc_dial_unix(address + 7, timeout_ms, err);
-  if (address[0] == '/')
-    return ttrpc_dial_unix(address, timeout_ms, err);
-  if (strncmp(address, "fd://", 5) == 0)
-    return dial_fd(address + 5, err);
-  if (strncmp(address, "vsock://", 8) == 0) {
-    unsigned cid, port;
-    if (ttrpc_parse_vsock(address + 8, &cid, &port, err) < 0)
-      return -1;
-    return ttrpc_dial_vsock(cid, port, timeout_ms, err);
-  }
-  if (strncmp(address, "hvsock://", 9) == 0) {
-    cleanup_free char *path = NULL;
-    unsigned port;
-    if (ttrpc_parse_hvsock(address + 9, &path, &port, err) < 0)
-      return -1;
-    return ttrpc_dial_hvsock(path, port, timeout_ms, err);
-  }
-  return veil_error_make(err, EINVAL, "ttrpc dial: unsupported address `%s` (use unix:///path, "
-                         "vsock://CID:PORT, hvsock:///path:PORT or fd://N)", address);
+  struct ttrpc_address a;
+  if (ttrpc_address_parse(address, TTRPC_ADDRESS_DIAL, &a, err) < 0)
+    return -1;
+  return ttrpc_address_dial(&a, timeout_ms, err);
+}
+
+int ttrpc_listen(const char *address, veil_error_t *err)
+{
+  struct ttrpc_address a;
+  if (ttrpc_address_parse(address, TTRPC_ADDRESS_LISTEN, &a, err) < 0)
+    return -1;
+  return ttrpc_address_listen(&a, err);
 }

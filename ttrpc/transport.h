@@ -1,5 +1,4 @@
-/* Transport helpers behind ttrpc_dial / ttrpc_listen_*. Exposed for tests
- * (address parsing is testable without opening any socket). */
+/* Transport helpers behind ttrpc_address_dial / ttrpc_address_listen (address.h parses). */
 #ifndef VEIL_TTRPC_TRANSPORT_H
 #define VEIL_TTRPC_TRANSPORT_H
 
@@ -8,11 +7,6 @@
 #include "common/error.h"
 
 #define TTRPC_UNIX_PATH_MAX 107 /* sizeof(sun_path) - 1 */
-
-/* "CID:PORT" (decimal, both < 2^32). */
-int ttrpc_parse_vsock(const char *s, unsigned *cid, unsigned *port, veil_error_t *err);
-/* "/path/to/socket:PORT" (the port follows the last ':'); *path is malloc'd. */
-int ttrpc_parse_hvsock(const char *s, char **path, unsigned *port, veil_error_t *err);
 
 /* Connect fd to addr within timeout_ms (< 0 = no limit); fd ends up blocking. */
 int ttrpc_connect_timeout(int fd, const struct sockaddr *addr, socklen_t len, int timeout_ms,

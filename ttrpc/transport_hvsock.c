@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,7 +50,8 @@ int ttrpc_dial_hvsock(const char *path, unsigned port, int timeout_ms, veil_erro
   int n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
   if (wait_fd(fd, POLLOUT, until, "hybrid vsock handshake", err) < 0)
     return -1;
-  if (write(fd, line, (size_t)n) != n)
+  /* MSG_NOSIGNAL: a muxer that already dropped us (guest not ready) is an error, not SIGPIPE */
+  if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n)
     return veil_error_errno(err, "hybrid vsock `%s`: send CONNECT %u", path, port);
   char reply[HVSOCK_REPLY_MAX + 1];
   size_t len = 0;

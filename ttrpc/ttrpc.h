@@ -126,13 +126,13 @@ void ttrpc_client_free(ttrpc_client *c);
 
 /* ---------- transports ---------- */
 
-/* Dial an address and return a connected fd:
- *   unix:///path or /path        unix stream socket
- *   vsock://CID:PORT             AF_VSOCK (never used on the veil CI host)
- *   hvsock:///path:PORT          hybrid vsock: unix socket + "CONNECT PORT\n", reply line with "OK"
- *   fd://N                       an already-open byte stream (dup'd)
- * timeout_ms bounds connect + handshake. */
+/* Dial an address (ttrpc/address.h syntax: unix:///path or /path, vsock://CID:PORT,
+ * hvsock:///path:PORT, fd://N) and return a connected fd; timeout_ms bounds connect +
+ * handshake. Parse once with ttrpc_address_parse and use ttrpc_address_dial to dial again. */
 int ttrpc_dial(const char *address, int timeout_ms, veil_error_t *err);
+/* A listening socket for an address (unix:///path, mode 0600; vsock://CID:PORT, CID -1 =
+ * any). */
+int ttrpc_listen(const char *address, veil_error_t *err);
 /* Listening sockets for servers: unix (mode 0600, parent dir must exist) and vsock. */
 int ttrpc_listen_unix(const char *path, veil_error_t *err);
 int ttrpc_listen_vsock(unsigned cid, unsigned port, veil_error_t *err);

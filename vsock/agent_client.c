@@ -2,15 +2,17 @@
 #include "vsock/agent_client.h"
 
 #include <errno.h>
-#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "vsock/request_log.h"
+#include "common/text.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "google/protobuf/empty.pb-c.h"
-#include "vsock/agent_address.h"
+#include "ttrpc/address.h"
 
 #define SEC INT64_C(1000000000)
 #define KIB ((size_t)1024)
@@ -74,8 +76,10 @@ static const struct rpc_info rpcs[VEIL_AGENT_RPC_COUNT] = {
                                    EMPTY_MAX},
   [VEIL_AGENT_STATS_CONTAINER] = {AGENT, "StatsContainer",
                                   &grpc__stats_container_request__descriptor,
-                                  &grpc__stats_container_response__descriptor, 60 * SEC,
-                                  1024 * KIB},
+                                  &grpc__stats_container_response__descriptor,
+                                  /* containerd asks every task in turn: one silent guest
+                                   * must not stall node-wide stats (kubelet, eviction) */
+                                  5 * SEC, 1024 * KIB},
   [VEIL_AGENT_UPDATE_CONTAINER] = {AGENT, "UpdateContainer",
                                    &grpc__update_container_request__descriptor, EMPTY, 60 * SEC,
                                    EMPTY_MAX},
@@ -90,11 +94,24 @@ static const struct rpc_info rpcs[VEIL_AGENT_RPC_COUNT] = {
                                 &grpc__oomevent__descriptor, 0, 4 * KIB},
   [VEIL_AGENT_COPY_FILE] = {AGENT, "CopyFile", &grpc__copy_file_request__descriptor, EMPTY,
                             60 * SEC, EMPTY_MAX},
+  [VEIL_AGENT_UPDATE_INTERFACE] = {AGENT, "UpdateInterface",
+                                   &grpc__update_interface_request__descriptor,
+                                   &types__interface__descriptor, 60 * SEC, 64 * KIB},
+  [VEIL_AGENT_UPDATE_ROUTES] = {AGENT, "UpdateRoutes", &grpc__update_routes_request__descriptor,
+                                &grpc__routes__descriptor, 60 * SEC, 1024 * KIB},
+  [VEIL_AGENT_ADD_ARP_NEIGHBORS] = {AGENT, "AddARPNeighbors",
+                                    &grpc__add_arpneighbors_request__descriptor, EMPTY, 60 * SEC,
+                                    EMPTY_MAX},
+  [VEIL_AGENT_LIST_INTERFACES] = {AGENT, "ListInterfaces",
+                                  &grpc__list_interfaces_request__descriptor,
+                                  &grpc__interfaces__descriptor, 60 * SEC, 1024 * KIB},
+  [VEIL_AGENT_LIST_ROUTES] = {AGENT, "ListRoutes", &grpc__list_routes_request__descriptor,
+                              &grpc__routes__descriptor, 60 * SEC, 1024 * KIB},
 };
 
 struct veil_agent {
   ttrpc_client *client;
-  _Atomic int64_t timeout_ns[VEIL_AGENT_RPC_COUNT];
+  int request_log_fd; /* -1: no log (request_log.h) */
 };
 
 const char *veil_agent_rpc_name(enum veil_agent_rpc rpc)
@@ -123,20 +140,8 @@ veil_agent *veil_agent_new(ttrpc_client *client, veil_error_t *err)
     return NULL;
   }
   a->client = client;
-  for (int i = 0; i < VEIL_AGENT_RPC_COUNT; i++)
-    atomic_init(&a->timeout_ns[i], rpcs[i].timeout_ns);
+  a->request_log_fd = -1;
   return a;
-}
-
-ttrpc_client *veil_agent_ttrpc(veil_agent *a)
-{
-  return a->client;
-}
-
-void veil_agent_set_timeout(veil_agent *a, enum veil_agent_rpc rpc, int64_t timeout_ns)
-{
-  if ((unsigned)rpc < VEIL_AGENT_RPC_COUNT)
-    atomic_store(&a->timeout_ns[rpc], timeout_ns < 0 ? 0 : timeout_ns);
 }
 
 bool veil_agent_closed(veil_agent *a)
@@ -154,29 +159,72 @@ void veil_agent_free(veil_agent *a)
   if (a == NULL)
     return;
   ttrpc_client_free(a->client);
+  veil_cleanup_closep(&a->request_log_fd);
   free(a);
 }
 
-veil_agent *veil_agent_dial(const char *address, int connect_timeout_ms, veil_error_t *err)
+void veil_agent_log_requests(veil_agent *a, int fd)
 {
-  struct veil_agent_address parsed;
-  if (veil_agent_address_parse(address, &parsed, err) < 0)
-    return NULL;
-  cleanup_free char *dial = veil_agent_address_to_dial(&parsed, err);
-  veil_agent_address_clear(&parsed);
-  if (dial == NULL)
-    return NULL;
-  int fd = ttrpc_dial(dial, connect_timeout_ms, err);
+  veil_cleanup_closep(&a->request_log_fd);
+  a->request_log_fd = fd;
+}
+
+static veil_agent *dial_address(const struct ttrpc_address *addr, const char *text, int connect_timeout_ms,
+                                veil_error_t *err)
+{
+  int fd = ttrpc_address_dial(addr, connect_timeout_ms, err);
   if (fd < 0) {
-    veil_error_wrap(err, "connect to agent at %s", address);
+    veil_error_wrap(err, "connect to agent at %s", text);
     return NULL;
   }
   ttrpc_client *c = ttrpc_client_new(fd, err);
   if (c == NULL) {
-    veil_error_wrap(err, "agent at %s", address);
+    veil_error_wrap(err, "agent at %s", text);
     return NULL;
   }
   return veil_agent_new(c, err);
+}
+
+#define AGENT_ERROR_TEXT_MAX 1024
+
+/* An error the agent sent is the guest's words: printable UTF-8 of bounded length, and only
+ * codes that cannot make containerd believe something about the host (a NotFound answer to
+ * Kill or Delete reads as "already gone"; AlreadyExists as a name clash) pass as they are. */
+static void distrust_agent_error(veil_error_t *err)
+{
+  if (err == NULL || *err == NULL || !(*err)->remote)
+    return;
+  struct veil_error_s *e = *err;
+  char *clean = veil_text_sanitize(e->msg, strlen(e->msg), AGENT_ERROR_TEXT_MAX);
+  if (clean) {
+    free(e->msg);
+    e->msg = clean;
+  }
+  switch (e->grpc_code) {
+  case VEIL_GRPC_CANCELLED:
+  case VEIL_GRPC_INVALID_ARGUMENT:
+  case VEIL_GRPC_DEADLINE_EXCEEDED:
+  case VEIL_GRPC_PERMISSION_DENIED:
+  case VEIL_GRPC_RESOURCE_EXHAUSTED:
+  case VEIL_GRPC_FAILED_PRECONDITION:
+  case VEIL_GRPC_ABORTED:
+  case VEIL_GRPC_OUT_OF_RANGE:
+  case VEIL_GRPC_UNIMPLEMENTED:
+  case VEIL_GRPC_INTERNAL:
+  case VEIL_GRPC_UNAVAILABLE:
+    break;
+  default:
+    e->grpc_code = VEIL_GRPC_INTERNAL;
+    e->status = veil_errno_from_grpc_code(VEIL_GRPC_INTERNAL);
+  }
+}
+
+veil_agent *veil_agent_dial(const char *address, int connect_timeout_ms, veil_error_t *err)
+{
+  struct ttrpc_address addr;
+  if (ttrpc_address_parse(address, TTRPC_ADDRESS_DIAL, &addr, err) < 0)
+    return NULL;
+  return dial_address(&addr, address, connect_timeout_ms, err);
 }
 
 /* One unary call: type-check and pack the request, bound and unpack the response.
@@ -197,12 +245,15 @@ static int agent_call(veil_agent *a, enum veil_agent_rpc rpc, const ProtobufCMes
   if (buf == NULL)
     return veil_error_make(err, ENOMEM, "agent %s: request", info->method);
   protobuf_c_message_pack(req, buf);
+  veil_request_log_write(a->request_log_fd, info->method, req);
 
   cleanup_free uint8_t *resp = NULL;
   size_t resp_len = 0;
   if (ttrpc_client_call(a->client, info->service, info->method, buf, req_len, timeout_ns, NULL, 0,
-                        &resp, &resp_len, err) < 0)
+                        &resp, &resp_len, err) < 0) {
+    distrust_agent_error(err);
     return veil_error_wrap(err, "agent %s", info->method);
+  }
   if (resp_len > max_resp)
     return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: response of %zu bytes exceeds "
                            "the limit of %zu: rejected (misbehaving guest?)", info->method,
@@ -221,7 +272,7 @@ static int agent_call(veil_agent *a, enum veil_agent_rpc rpc, const ProtobufCMes
 static int call_typed(veil_agent *a, enum veil_agent_rpc rpc, const ProtobufCMessage *req,
                       ProtobufCMessage **out, veil_error_t *err)
 {
-  return agent_call(a, rpc, req, atomic_load(&a->timeout_ns[rpc]), rpcs[rpc].max_resp, out, err);
+  return agent_call(a, rpc, req, rpcs[rpc].timeout_ns, rpcs[rpc].max_resp, out, err);
 }
 
 #define VOID_RPC(fn, RPC, Req)                                                        \
@@ -260,10 +311,170 @@ VOID_RPC(update_container, VEIL_AGENT_UPDATE_CONTAINER, Grpc__UpdateContainerReq
 VOID_RPC(close_stdin, VEIL_AGENT_CLOSE_STDIN, Grpc__CloseStdinRequest)
 VOID_RPC(tty_win_resize, VEIL_AGENT_TTY_WIN_RESIZE, Grpc__TtyWinResizeRequest)
 
+VOID_RPC(add_arp_neighbors, VEIL_AGENT_ADD_ARP_NEIGHBORS, Grpc__AddARPNeighborsRequest)
+
+/* ---- network replies: bounded field by field ---- */
+
+#define IFNAME_MAX 15
+#define HWADDR_MAX (32 * 3 - 1)
+#define ADDR_MAX 63 /* an IPv6 CIDR */
+#define MASK_MAX 3
+
+/* `path` names the field, e.g. "Interfaces[2].name". */
+static int check_len(const char *rpc, const char *path, const char *s, size_t max,
+                     veil_error_t *err)
+{
+  size_t n = s ? strlen(s) : 0;
+  if (n <= max)
+    return 0;
+  return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: %s of %zu bytes exceeds %zu: "
+                         "rejected (misbehaving guest?)", rpc, path, n, max);
+}
+
+static int check_count(const char *rpc, const char *field, size_t n, size_t max, veil_error_t *err)
+{
+  if (n <= max)
+    return 0;
+  return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: %zu %s exceed %zu: rejected "
+                         "(misbehaving guest?)", rpc, n, field, max);
+}
+
+/* `at` names the interface in messages: "Interface" or "Interfaces[3]". */
+static int check_interface_at(const char *rpc, const char *at, const Types__Interface *it,
+                              veil_error_t *err)
+{
+  char p[6][128];
+  if (it == NULL)
+    return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: %s is missing", rpc, at);
+  snprintf(p[0], sizeof(p[0]), "%s.name", at);
+  snprintf(p[1], sizeof(p[1]), "%s.device", at);
+  snprintf(p[2], sizeof(p[2]), "%s.hwAddr", at);
+  snprintf(p[3], sizeof(p[3]), "%s.devicePath", at);
+  snprintf(p[4], sizeof(p[4]), "%s.type", at);
+  snprintf(p[5], sizeof(p[5]), "%s.IPAddresses", at);
+  if (check_len(rpc, p[0], it->name, IFNAME_MAX, err) < 0 ||
+      check_len(rpc, p[1], it->device, VEIL_AGENT_MAX_NET_TEXT, err) < 0 ||
+      check_len(rpc, p[2], it->hwaddr, HWADDR_MAX, err) < 0 ||
+      check_len(rpc, p[3], it->devicepath, VEIL_AGENT_MAX_NET_TEXT, err) < 0 ||
+      check_len(rpc, p[4], it->type, VEIL_AGENT_MAX_NET_TEXT, err) < 0 ||
+      check_count(rpc, p[5], it->n_ipaddresses, VEIL_AGENT_MAX_INTERFACE_ADDRS, err) < 0)
+    return -1;
+  for (size_t k = 0; k < it->n_ipaddresses; k++) {
+    const Types__IPAddress *ip = it->ipaddresses[k];
+    if (ip == NULL)
+      return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: %s.IPAddresses[%zu] is missing",
+                             rpc, at, k);
+    snprintf(p[0], sizeof(p[0]), "%s.IPAddresses[%zu].address", at, k);
+    snprintf(p[1], sizeof(p[1]), "%s.IPAddresses[%zu].mask", at, k);
+    if (check_len(rpc, p[0], ip->address, ADDR_MAX, err) < 0 ||
+        check_len(rpc, p[1], ip->mask, MASK_MAX, err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+int veil_agent_check_interface(const char *rpc, const Types__Interface *it, veil_error_t *err)
+{
+  return check_interface_at(rpc, "Interface", it, err);
+}
+
+int veil_agent_check_interfaces(const char *rpc, const Grpc__Interfaces *list, veil_error_t *err)
+{
+  if (check_count(rpc, "Interfaces", list->n_interfaces, VEIL_AGENT_MAX_INTERFACES, err) < 0)
+    return -1;
+  for (size_t i = 0; i < list->n_interfaces; i++) {
+    char at[48];
+    snprintf(at, sizeof(at), "Interfaces[%zu]", i);
+    if (check_interface_at(rpc, at, list->interfaces[i], err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+int veil_agent_check_routes(const char *rpc, const Grpc__Routes *routes, veil_error_t *err)
+{
+  if (check_count(rpc, "Routes", routes->n_routes, VEIL_AGENT_MAX_ROUTES, err) < 0)
+    return -1;
+  for (size_t i = 0; i < routes->n_routes; i++) {
+    const Types__Route *r = routes->routes[i];
+    if (r == NULL)
+      return veil_error_grpc(err, VEIL_GRPC_DATA_LOSS, "agent %s: Routes[%zu] is missing", rpc, i);
+    char p[4][64];
+    snprintf(p[0], sizeof(p[0]), "Routes[%zu].dest", i);
+    snprintf(p[1], sizeof(p[1]), "Routes[%zu].gateway", i);
+    snprintf(p[2], sizeof(p[2]), "Routes[%zu].source", i);
+    snprintf(p[3], sizeof(p[3]), "Routes[%zu].device", i);
+    if (check_len(rpc, p[0], r->dest, ADDR_MAX, err) < 0 ||
+        check_len(rpc, p[1], r->gateway, ADDR_MAX, err) < 0 ||
+        check_len(rpc, p[2], r->source, ADDR_MAX, err) < 0 ||
+        check_len(rpc, p[3], r->device, IFNAME_MAX, err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* A typed call whose reply then passes `check`; a reply that fails it is freed. */
+static int call_checked(veil_agent *a, enum veil_agent_rpc rpc, const ProtobufCMessage *req,
+                        ProtobufCMessage **resp, int (*check)(const char *, const void *,
+                                                              veil_error_t *),
+                        veil_error_t *err)
+{
+  ProtobufCMessage *m = NULL;
+  if (call_typed(a, rpc, req, &m, err) < 0)
+    return -1;
+  if (check(rpcs[rpc].method, m, err) < 0) {
+    protobuf_c_message_free_unpacked(m, NULL);
+    return -1;
+  }
+  *resp = m;
+  return 0;
+}
+
+static int check_interface_any(const char *rpc, const void *m, veil_error_t *err)
+{
+  return veil_agent_check_interface(rpc, m, err);
+}
+static int check_interfaces_any(const char *rpc, const void *m, veil_error_t *err)
+{
+  return veil_agent_check_interfaces(rpc, m, err);
+}
+static int check_routes_any(const char *rpc, const void *m, veil_error_t *err)
+{
+  return veil_agent_check_routes(rpc, m, err);
+}
+
+int veil_agent_update_interface(veil_agent *a, const Grpc__UpdateInterfaceRequest *req,
+                                Types__Interface **resp, veil_error_t *err)
+{
+  return call_checked(a, VEIL_AGENT_UPDATE_INTERFACE, (const ProtobufCMessage *)req,
+                      (ProtobufCMessage **)resp, check_interface_any, err);
+}
+
+int veil_agent_update_routes(veil_agent *a, const Grpc__UpdateRoutesRequest *req,
+                             Grpc__Routes **resp, veil_error_t *err)
+{
+  return call_checked(a, VEIL_AGENT_UPDATE_ROUTES, (const ProtobufCMessage *)req,
+                      (ProtobufCMessage **)resp, check_routes_any, err);
+}
+
+int veil_agent_list_interfaces(veil_agent *a, const Grpc__ListInterfacesRequest *req,
+                               Grpc__Interfaces **resp, veil_error_t *err)
+{
+  return call_checked(a, VEIL_AGENT_LIST_INTERFACES, (const ProtobufCMessage *)req,
+                      (ProtobufCMessage **)resp, check_interfaces_any, err);
+}
+
+int veil_agent_list_routes(veil_agent *a, const Grpc__ListRoutesRequest *req, Grpc__Routes **resp,
+                           veil_error_t *err)
+{
+  return call_checked(a, VEIL_AGENT_LIST_ROUTES, (const ProtobufCMessage *)req,
+                      (ProtobufCMessage **)resp, check_routes_any, err);
+}
+
 int veil_agent_remove_container(veil_agent *a, const Grpc__RemoveContainerRequest *req,
                                 veil_error_t *err)
 {
-  int64_t timeout = atomic_load(&a->timeout_ns[VEIL_AGENT_REMOVE_CONTAINER]);
+  int64_t timeout = rpcs[VEIL_AGENT_REMOVE_CONTAINER].timeout_ns;
   /* the agent itself waits up to req->timeout seconds for the processes to exit */
   if (req && req->timeout > 0 && timeout > 0 && timeout < (int64_t)req->timeout * SEC + 10 * SEC)
     timeout = (int64_t)req->timeout * SEC + 10 * SEC;
@@ -280,7 +491,7 @@ static int read_stream(veil_agent *a, enum veil_agent_rpc rpc, const Grpc__ReadS
   /* data (tag + varint length) plus slack for fields a newer agent may add */
   size_t max = (size_t)req->len + 64;
   Grpc__ReadStreamResponse *r = NULL;
-  if (agent_call(a, rpc, (const ProtobufCMessage *)req, atomic_load(&a->timeout_ns[rpc]), max,
+  if (agent_call(a, rpc, (const ProtobufCMessage *)req, rpcs[rpc].timeout_ns, max,
                  (ProtobufCMessage **)&r, err) < 0)
     return -1;
   if (r->data.len > req->len) {
@@ -376,10 +587,9 @@ static void sleep_ms(int ms)
 veil_agent *veil_agent_dial_ready(const char *address, int timeout_ms, veil_agent_alive_fn alive,
                                   void *alive_user, veil_error_t *err)
 {
-  struct veil_agent_address parsed;
-  if (veil_agent_address_parse(address, &parsed, err) < 0)
+  struct ttrpc_address addr;  /* parsed once, dialed on every attempt */
+  if (ttrpc_address_parse(address, TTRPC_ADDRESS_DIAL, &addr, err) < 0)
     return NULL;
-  veil_agent_address_clear(&parsed);
 
   int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
   veil_agent *a = NULL;
@@ -399,7 +609,7 @@ veil_agent *veil_agent_dial_ready(const char *address, int timeout_ms, veil_agen
     if (a == NULL) {
       int connect_ms = left / 1000000 > 1000 ? 1000 : (int)(left / 1000000) + 1;
       veil_error_release(&last);
-      a = veil_agent_dial(address, connect_ms, &last);
+      a = dial_address(&addr, address, connect_ms, &last);
       if (a == NULL) {
         sleep_ms(50);
         continue;

@@ -10,7 +10,6 @@
  * 60 s; RemoveContainer with a non-zero request timeout waits that long plus 10 s.
  * Unlike kata, WriteStdin has none either: the agent blocks until the process' stdin pipe
  * has room, which may take any time, and a timed-out write would drop data.
- * veil_agent_set_timeout overrides one RPC's timeout.
  *
  * The guest is untrusted by the host, so every response is bounded: a response larger than
  * the RPC's limit, one that does not unpack, ReadStdout/ReadStderr data longer than the
@@ -57,18 +56,31 @@ enum veil_agent_rpc {
   VEIL_AGENT_SET_POLICY,
   VEIL_AGENT_GET_OOM_EVENT,
   VEIL_AGENT_COPY_FILE,
+  VEIL_AGENT_UPDATE_INTERFACE,
+  VEIL_AGENT_UPDATE_ROUTES,
+  VEIL_AGENT_ADD_ARP_NEIGHBORS,
+  VEIL_AGENT_LIST_INTERFACES,
+  VEIL_AGENT_LIST_ROUTES,
   VEIL_AGENT_RPC_COUNT,
 };
 
 /* Largest ReadStdout/ReadStderr len the client accepts to ask for (kata uses 32 KiB). */
 #define VEIL_AGENT_MAX_READ_LEN (1024u * 1024)
 
+/* What a network reply (types.Interface, Interfaces, Routes) may hold; more is DATA_LOSS.
+ * Strings: link names IFNAMSIZ-1, hardware addresses 32 bytes as colon hex, addresses an
+ * IPv6 CIDR, free text (device, devicePath, type) VEIL_AGENT_MAX_NET_TEXT. */
+#define VEIL_AGENT_MAX_INTERFACES 256
+#define VEIL_AGENT_MAX_INTERFACE_ADDRS 256
+#define VEIL_AGENT_MAX_ROUTES 4096
+#define VEIL_AGENT_MAX_NET_TEXT 256
+
 typedef struct veil_agent veil_agent;
 
 /* Returns false when the caller should stop waiting (e.g. the VM process exited). */
 typedef bool (*veil_agent_alive_fn)(void *user);
 
-/* Connect to `address` (agent_address.h syntax) within connect_timeout_ms; no RPC is made. */
+/* Connect to `address` (ttrpc/address.h syntax) within connect_timeout_ms; no RPC is made. */
 veil_agent *veil_agent_dial(const char *address, int connect_timeout_ms, veil_error_t *err);
 
 /* Connect and wait until the agent answers Check with SERVING, for at most timeout_ms.
@@ -83,11 +95,7 @@ veil_agent *veil_agent_dial_ready(const char *address, int timeout_ms, veil_agen
 /* Wrap an existing ttrpc client (takes ownership). Never fails except on ENOMEM. */
 veil_agent *veil_agent_new(ttrpc_client *client, veil_error_t *err);
 
-/* The underlying ttrpc client (still owned by `a`). */
-ttrpc_client *veil_agent_ttrpc(veil_agent *a);
-
-/* Timeout for one RPC in ns, 0 = none. Thread-safe with calls in flight. */
-void veil_agent_set_timeout(veil_agent *a, enum veil_agent_rpc rpc, int64_t timeout_ns);
+/* Timeout for one RPC in ns, 0 = none (a fixed table, docs/guest.md). */
 int64_t veil_agent_default_timeout_ns(enum veil_agent_rpc rpc);
 /* Largest response (packed bytes) accepted for `rpc` (ReadStdout/ReadStderr: requested len
  * plus framing). */
@@ -101,6 +109,9 @@ bool veil_agent_closed(veil_agent *a);
 void veil_agent_close(veil_agent *a);
 /* Close (if open) and free. NULL is allowed. */
 void veil_agent_free(veil_agent *a);
+/* Record every request from now on as a JSON line on fd (taken; -1 = stop): see
+ * request_log.h. Call before other threads use the client. */
+void veil_agent_log_requests(veil_agent *a, int fd);
 
 /* ---- grpc.Health ---- */
 int veil_agent_check(veil_agent *a, const Grpc__CheckRequest *req,
@@ -122,6 +133,29 @@ int veil_agent_copy_file(veil_agent *a, const Grpc__CopyFileRequest *req, veil_e
 /* Long poll: returns when a container hits OOM (no timeout). */
 int veil_agent_get_oom_event(veil_agent *a, const Grpc__GetOOMEventRequest *req,
                              Grpc__OOMEvent **resp, veil_error_t *err);
+
+/* ---- network (kata's order before CreateSandbox: UpdateInterface per NIC, UpdateRoutes,
+ * AddARPNeighbors). 60 s each. Replies are checked against the VEIL_AGENT_MAX_* bounds
+ * above (counts and every string's length): DATA_LOSS naming the field otherwise. The
+ * agent answers an unknown MAC with NOT_FOUND "Link not found" (kata's runtime retries
+ * that while a NIC appears; this client does not retry). ---- */
+/* resp: the interface as the guest now has it. */
+int veil_agent_update_interface(veil_agent *a, const Grpc__UpdateInterfaceRequest *req,
+                                Types__Interface **resp, veil_error_t *err);
+/* resp: every route of the guest's main table after the update. */
+int veil_agent_update_routes(veil_agent *a, const Grpc__UpdateRoutesRequest *req,
+                             Grpc__Routes **resp, veil_error_t *err);
+int veil_agent_add_arp_neighbors(veil_agent *a, const Grpc__AddARPNeighborsRequest *req,
+                                 veil_error_t *err);
+int veil_agent_list_interfaces(veil_agent *a, const Grpc__ListInterfacesRequest *req,
+                               Grpc__Interfaces **resp, veil_error_t *err);
+int veil_agent_list_routes(veil_agent *a, const Grpc__ListRoutesRequest *req, Grpc__Routes **resp,
+                           veil_error_t *err);
+/* The bound checks applied to those replies (for the fuzz target); `rpc` names the call in
+ * the error. 0 or -1 with DATA_LOSS. */
+int veil_agent_check_interface(const char *rpc, const Types__Interface *it, veil_error_t *err);
+int veil_agent_check_interfaces(const char *rpc, const Grpc__Interfaces *list, veil_error_t *err);
+int veil_agent_check_routes(const char *rpc, const Grpc__Routes *routes, veil_error_t *err);
 
 /* ---- containers and processes ---- */
 int veil_agent_create_container(veil_agent *a, const Grpc__CreateContainerRequest *req,

@@ -2,7 +2,10 @@
  * method (agent_method_names), the rest is its protobuf payload, fed through
  * agent_dispatch (decode, policy, operation, encode). The agent has no OCI
  * runtime, does not mount, and works in a temp dir; blocking calls see a
- * cancelled request so they return at once. */
+ * cancelled request so they return at once. The network RPCs and sethostname act on
+ * real kernel objects, in a network and UTS namespace of the fuzzer's own (only `lo`):
+ * nothing reaches the machine's interfaces or name. */
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,15 +32,24 @@ static void init_once(void)
   strcat(dir, "/veil-fuzz-agent-XXXXXX");
   if (!mkdtemp(dir))
     abort();
-  static char state[64], copy[64];
+  if (unshare(CLONE_NEWNET | CLONE_NEWUTS) < 0) {
+    perror("fuzz-agent-dispatch: unshare(CLONE_NEWNET | CLONE_NEWUTS) (needs root)");
+    abort();
+  }
+  static char state[4200], copy[4200], resolv[4200], hostname[4200];
   snprintf(state, sizeof(state), "%s/state", dir);
   snprintf(copy, sizeof(copy), "%s/copy", dir);
+  snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
+  snprintf(hostname, sizeof(hostname), "%s/hostname", dir);
   struct agent_config cfg = {
     .runtime = NULL, /* every runtime call fails: nothing is executed */
     .state_dir = state,
     .runtime_root = dir,
     .copy_root = copy,
     .mount_storages = false,
+    .resolv_conf = resolv,
+    .hostname_file = hostname,
+    .set_hostname = true,
   };
   veil_error_t err = NULL;
   agent_init(&agent, &cfg, &err);
@@ -62,7 +74,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   agent_dispatch(&agent, service, method, &cancelled, data + 1, size - 1, &resp, &resp_len, &err);
   free(resp);
   veil_error_release(&err);
-  /* A policy from one input must not starve the next ones. */
+  /* A policy from one input must not starve the next ones, nor a sandbox later
+   * CreateSandbox inputs. */
   agent_policy_clear(&agent.policy);
+  agent.sandbox_created = false;
   return 0;
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hypervisor/initdata.h"
+#include "measure/initdata.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t bound[64];
     size_t len;
     char *b64 = NULL;
-    if (veil_initdata_binding(VEIL_PROFILE_TDX, d->digest, d->digest_len, bound, &len, &b64, &err) == 0)
+    if (veil_initdata_binding(VEIL_TEE_TDX, d->digest, d->digest_len, bound, &len, &b64, &err) == 0)
       free(b64);
     veil_initdata_get(d, "policy.rego");
     veil_initdata_free(d);

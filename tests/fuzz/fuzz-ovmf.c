@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hypervisor/measure.h"
-#include "hypervisor/ovmf.h"
-#include "hypervisor/sev_hashes.h"
-#include "hypervisor/tdvf.h"
+#include "measure/measure.h"
+#include "measure/ovmf.h"
+#include "measure/sev_hashes.h"
+#include "measure/tdvf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -34,32 +34,61 @@ struct golden_case {
   const char *extra_params;
 };
 
+#define SERIAL VEIL_CHANNEL_VIRTIO_SERIAL
+#define VHOST VEIL_CHANNEL_VHOST_VSOCK
+#define HYBRID VEIL_CHANNEL_HYBRID_VSOCK
+#define VIRTIO_SERIAL_CONFIG "{\"agent_channel\":\"virtio-serial\"}"
+#define OVMF_CODE "/usr/share/OVMF/OVMF_CODE_4M.fd"
+#define AMDSEV "/usr/share/ovmf/AMDSEV.fd"
+#define TDVF "/usr/share/ovmf/OVMF.inteltdx.fd"
+
+/* Every profile with every channel kind (the first three blocks), then variants. */
 static const struct golden_case cases[] = {
-  { "dev", "dev", NULL, VEIL_CHANNEL_UNIX, 0, NULL, VEIL_FW_MEMORY, true, false, false, false, NULL },
-  { "dev-initdata-disk", "dev", NULL, VEIL_CHANNEL_UNIX, 0, NULL, VEIL_FW_MEMORY, true, true, false, false,
+  { "dev-hybrid-vsock", "dev", NULL, HYBRID, 3, NULL, VEIL_FW_MEMORY, true, false, false, false, NULL },
+  { "sev-hybrid-vsock", "sev", NULL, HYBRID, 3, OVMF_CODE, VEIL_FW_FLASH, false, false, false, false, NULL },
+  { "sev-es-hybrid-vsock", "sev-es", NULL, HYBRID, 3, OVMF_CODE, VEIL_FW_FLASH, false, false, false, false, NULL },
+  { "snp-hybrid-vsock", "snp", NULL, HYBRID, 3, AMDSEV, VEIL_FW_MEMORY, false, false, false, false, NULL },
+  { "tdx-hybrid-vsock", "tdx", NULL, HYBRID, 3, TDVF, VEIL_FW_MEMORY, false, false, false, false, NULL },
+  { "se-hybrid-vsock", "se", NULL, HYBRID, 3, NULL, VEIL_FW_MEMORY, false, false, false, false, NULL },
+  { "dev-vhost-vsock", "dev", NULL, VHOST, 3, NULL, VEIL_FW_MEMORY, true, false, false, false, NULL },
+  /* sev, sev-es, snp, tdx, se below: vhost-vsock */
+  { "sev-virtio-serial", "sev", VIRTIO_SERIAL_CONFIG, SERIAL, 0, OVMF_CODE, VEIL_FW_FLASH, false, false, false,
+    false, NULL },
+  { "sev-es-virtio-serial", "sev-es", VIRTIO_SERIAL_CONFIG, SERIAL, 0, OVMF_CODE, VEIL_FW_FLASH, false, false,
+    false, false, NULL },
+  { "snp-virtio-serial", "snp", VIRTIO_SERIAL_CONFIG, SERIAL, 0, AMDSEV, VEIL_FW_MEMORY, false, false, false,
+    false, NULL },
+  { "tdx-virtio-serial", "tdx", VIRTIO_SERIAL_CONFIG, SERIAL, 0, TDVF, VEIL_FW_MEMORY, false, false, false, false,
+    NULL },
+  { "se-virtio-serial", "se", VIRTIO_SERIAL_CONFIG, SERIAL, 0, NULL, VEIL_FW_MEMORY, false, false, false, false,
+    NULL },
+  /* dev: virtio-serial (the names predate the vsock default) */
+  { "dev", "dev", VIRTIO_SERIAL_CONFIG, SERIAL, 0, NULL, VEIL_FW_MEMORY, true, false, false, false, NULL },
+  { "dev-initdata-disk", "dev", VIRTIO_SERIAL_CONFIG, SERIAL, 0, NULL, VEIL_FW_MEMORY, true, true, false, false,
     "agent.log=debug" },
   { "dev-kvm-no-hardening", "dev",
-    "{\"accel\":\"kvm\",\"hardening\":false,\"vcpus\":2,\"memory_mb\":1024,\"firmware\":\"/usr/share/ovmf/OVMF.fd\"}",
-    VEIL_CHANNEL_UNIX, 0, "/usr/share/ovmf/OVMF.fd", VEIL_FW_MEMORY, false, false, false, false, NULL },
-  { "sev", "sev", NULL, VEIL_CHANNEL_VSOCK, 3, "/usr/share/OVMF/OVMF_CODE_4M.fd", VEIL_FW_FLASH, false,
+    "{\"accel\":\"kvm\",\"hardening\":false,\"vcpus\":2,\"memory_mb\":1024,\"firmware\":\"/usr/share/ovmf/OVMF.fd\","
+    "\"agent_channel\":\"virtio-serial\"}",
+    SERIAL, 0, "/usr/share/ovmf/OVMF.fd", VEIL_FW_MEMORY, false, false, false, false, NULL },
+  { "sev", "sev", NULL, VHOST, 3, "/usr/share/OVMF/OVMF_CODE_4M.fd", VEIL_FW_FLASH, false,
     false, false, false, NULL },
-  { "sev-unix-channel", "sev", "{\"kernel_hashes\":false}", VEIL_CHANNEL_UNIX, 0,
+  { "sev-unix-channel", "sev", "{\"kernel_hashes\":false,\"agent_channel\":\"virtio-serial\"}", SERIAL, 0,
     "/usr/share/OVMF/OVMF_CODE_4M.fd", VEIL_FW_FLASH, false, true, false, false, NULL },
-  { "sev-es", "sev-es", NULL, VEIL_CHANNEL_VSOCK, 3, "/usr/share/OVMF/OVMF_CODE_4M.fd", VEIL_FW_FLASH,
+  { "sev-es", "sev-es", NULL, VHOST, 3, "/usr/share/OVMF/OVMF_CODE_4M.fd", VEIL_FW_FLASH,
     false, false, false, false, NULL },
-  { "snp", "snp", NULL, VEIL_CHANNEL_VSOCK, 3, "/usr/share/ovmf/AMDSEV.fd", VEIL_FW_MEMORY, false, false,
+  { "snp", "snp", NULL, VHOST, 3, "/usr/share/ovmf/AMDSEV.fd", VEIL_FW_MEMORY, false, false,
     false, false, NULL },
-  { "snp-no-kernel-hashes", "snp", "{\"kernel_hashes\":false,\"policy\":196608}", VEIL_CHANNEL_VSOCK, 5,
+  { "snp-no-kernel-hashes", "snp", "{\"kernel_hashes\":false,\"policy\":196608}", VHOST, 5,
     "/usr/share/ovmf/AMDSEV.fd", VEIL_FW_MEMORY, false, false, false, false, NULL },
-  { "snp-hostdata-idblock", "snp", "{\"author_key_enabled\":true,\"vcpus\":4}", VEIL_CHANNEL_VSOCK, 3,
+  { "snp-hostdata-idblock", "snp", "{\"author_key_enabled\":true,\"vcpus\":4}", VHOST, 3,
     "/usr/share/ovmf/AMDSEV.fd", VEIL_FW_MEMORY, false, true, true, true, NULL },
-  { "tdx", "tdx", NULL, VEIL_CHANNEL_VSOCK, 4, "/usr/share/ovmf/OVMF.inteltdx.fd", VEIL_FW_MEMORY, false,
+  { "tdx", "tdx", NULL, VHOST, 4, "/usr/share/ovmf/OVMF.inteltdx.fd", VEIL_FW_MEMORY, false,
     true, true, false, NULL },
-  { "tdx-qgs-vsock", "tdx", "{\"quote_generation_socket\":\"vsock:2:4050\"}", VEIL_CHANNEL_VSOCK, 3,
+  { "tdx-qgs-vsock", "tdx", "{\"quote_generation_socket\":\"vsock:2:4050\"}", VHOST, 3,
     "/usr/share/ovmf/OVMF.inteltdx.fd", VEIL_FW_MEMORY, false, false, false, false, NULL },
-  { "tdx-no-qgs", "tdx", "{\"quote_generation_socket\":\"\"}", VEIL_CHANNEL_UNIX, 0,
+  { "tdx-no-qgs", "tdx", "{\"quote_generation_socket\":\"\",\"agent_channel\":\"virtio-serial\"}", SERIAL, 0,
     "/usr/share/ovmf/OVMF.inteltdx.fd", VEIL_FW_MEMORY, false, false, false, false, NULL },
-  { "se", "se", NULL, VEIL_CHANNEL_VSOCK, 3, NULL, VEIL_FW_MEMORY, false, false, false, false, NULL },
+  { "se", "se", NULL, VHOST, 3, NULL, VEIL_FW_MEMORY, false, false, false, false, NULL },
 };
 
 static struct veil_config *load_case_config(const struct golden_case *gc)
@@ -149,6 +178,10 @@ static void run_case(void **state, bool libvirt)
     spec.n_shares = 0;  /* TEE profiles: shared_fs none */
   struct veil_agent_channel ch = { .kind = gc->channel, .cid = gc->cid, .vhost_fd = -1,
                                    .unix_path = "/run/veil/golden/agent.sock" };
+  if (gc->channel == HYBRID) {
+    ch.unix_path = "/run/veil/golden/vsock.sock";
+    ch.vhost_user_path = "/run/veil/golden/vhost-vsock.sock";
+  }
   /* fixed stand-ins for the SNP ID block and auth structure (real ones are 96 and 4096 bytes) */
   static unsigned char idb[96], ida[4096];
   for (size_t i = 0; i < sizeof(ida); i++)
@@ -164,7 +197,7 @@ static void run_case(void **state, bool libvirt)
   cleanup_error veil_error_t err = NULL;
   char file[256];
   if (libvirt) {
-    if (ch.kind == VEIL_CHANNEL_VSOCK)
+    if (ch.kind == VHOST)
       ch.cid = 0;  /* the libvirt backend lets libvirt choose the CID */
     cleanup_free char *xml = NULL;
     if (veil_libvirt_domain_xml(&plan, &xml, &err) < 0)
@@ -194,7 +227,7 @@ static void test_comma_in_share_refused(void **state)
   cleanup_with(veil_config_free) struct veil_config *c = load_case_config(gc);
   struct veil_vm_share bad = { "tag", "/srv/a,b", false };
   struct veil_vm_spec spec = { .config = c, .id = "x", .shares = &bad, .n_shares = 1 };
-  struct veil_agent_channel ch = { .kind = VEIL_CHANNEL_UNIX, .unix_path = "/r/agent.sock", .vhost_fd = -1 };
+  struct veil_agent_channel ch = { .kind = SERIAL, .unix_path = "/r/agent.sock", .vhost_fd = -1 };
   struct veil_qemu_plan plan = { .spec = &spec, .run_dir = "/r", .channel = &ch };
   cleanup_strv char **argv = NULL;
   cleanup_error veil_error_t err = NULL;
@@ -207,7 +240,7 @@ static void test_bad_nics_refused(void **state)
 {
   (void)state;
   cleanup_with(veil_config_free) struct veil_config *c = load_case_config(&cases[0]);
-  struct veil_agent_channel ch = { .kind = VEIL_CHANNEL_UNIX, .unix_path = "/r/agent.sock", .vhost_fd = -1 };
+  struct veil_agent_channel ch = { .kind = VEIL_CHANNEL_VIRTIO_SERIAL, .unix_path = "/r/agent.sock", .vhost_fd = -1 };
   static const struct { struct veil_vm_nic nic; const char *needle; } bad[] = {
     { { -1, "veil0", "02:11:22:33:44:55,x", 0 }, "MAC `02:11:22:33:44:55,x` is not of the form" },
     { { -1, "veil0", "02:11:22:33:44", 0 }, "is not of the form" },

@@ -2,9 +2,11 @@
  * host's agent client (vsock/) over the virtio-serial channel (unix socket), with the
  * containers' rootfs on the 9p share, as the shim does:
  *   CreateSandbox(9p storage) -> c1 `echo hello; exit 3` (stdout, exit code) -> c2 in the same
- *   sandbox (stderr) -> c3 long-running: ExecProcess into it, SignalProcess(SIGTERM) -> 143
+ *   sandbox (stderr) -> c3 long-running: ExecProcess into it, SignalProcess(SIGTERM) -> 137
+ *   (init without a TERM handler: SIGKILL, as kata-agent) -> c3t traps TERM -> its own exit
  *   -> c4 `cat`: stdin round trip -> c5 with a terminal -> c6 veil-vsock-check: the agent over
- *   vsock loopback INSIDE the guest -> RemoveContainer -> DestroySandbox -> QEMU exits by itself.
+ *   vsock loopback INSIDE the guest -> oci-*: the spec versions containerd 1.7 and 2.x write
+ *   -> RemoveContainer -> DestroySandbox -> QEMU exits by itself.
  *
  *   guest-e2e <vmlinux|vmlinuz> <initrd.img> <veil-vsock-check>
  *
@@ -265,11 +267,13 @@ static void build_spec(struct spec *s, const char *cid, char **args, size_t n_ar
   s->spec.linux = &s->linux;
 }
 
-static void create_and_start(const char *cid, char **args, size_t n_args, bool terminal,
-                             bool pid_ns)
+static void create_and_start_version(const char *cid, char **args, size_t n_args,
+                                     bool terminal, bool pid_ns, const char *oci_version)
 {
   struct spec s;
   build_spec(&s, cid, args, n_args, terminal, pid_ns);
+  if (oci_version)
+    s.spec.version = (char *)oci_version;
   Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
   req.container_id = (char *)cid;
   req.exec_id = (char *)cid;
@@ -278,6 +282,12 @@ static void create_and_start(const char *cid, char **args, size_t n_args, bool t
   Grpc__StartContainerRequest start = GRPC__START_CONTAINER_REQUEST__INIT;
   start.container_id = (char *)cid;
   OK(veil_agent_start_container(agent, &start, err));
+}
+
+static void create_and_start(const char *cid, char **args, size_t n_args, bool terminal,
+                             bool pid_ns)
+{
+  create_and_start_version(cid, args, n_args, terminal, pid_ns, NULL);
 }
 
 /* Everything a process writes to stdout (or stderr) until EOF, NUL-terminated. */
@@ -314,6 +324,22 @@ static char *read_all(const char *cid, const char *exec_id, bool stderr_stream)
       break;
   }
   out[len] = '\0';
+  return out;
+}
+
+/* What one ReadStdout returns (it blocks until the process writes or exits). */
+static char *read_some(const char *cid, const char *exec_id)
+{
+  Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
+  req.container_id = (char *)cid;
+  req.exec_id = (char *)exec_id;
+  req.len = 4096;
+  Grpc__ReadStreamResponse *resp = NULL;
+  OK(veil_agent_read_stdout(agent, &req, &resp, err));
+  char *out = strndup((const char *)resp->data.data, resp->data.len);
+  grpc__read_stream_response__free_unpacked(resp, NULL);
+  if (out == NULL)
+    fail("out of memory");
   return out;
 }
 
@@ -390,10 +416,18 @@ int main(int argc, char **argv)
   snprintf(path, sizeof(path), "%s/shared", workdir);
   if (mkdir(path, 0755) < 0)
     fail("mkdir %s: %s", path, strerror(errno));
-  static const char *cids[] = {"c1", "c2", "c3", "c4", "c5"};
-  for (size_t i = 0; i < 5; i++)
+  static const char *cids[] = {"c1", "c2", "c3", "c3t", "c4", "c5"};
+  for (size_t i = 0; i < sizeof(cids) / sizeof(cids[0]); i++)
     make_rootfs(cids[i], NULL);
   make_rootfs("c6", vsock_check);
+  /* ociVersion as containerd writes it: 1.7 to 2.4 vendor runtime-spec 1.1.0 to 1.3.0 (2.3 and
+   * 2.4: 1.3.0). The agent passes it through to config.json; the guest's crun must take it
+   * (Debian 12's crun 1.8.1 said "unknown version specified"). */
+  static const char *oci_versions[] = {"1.1.0", "1.2.0", "1.2.1", "1.3.0"};
+  static const char *oci_cids[] = {"oci-1.1.0", "oci-1.2.0", "oci-1.2.1", "oci-1.3.0"};
+  size_t n_oci = sizeof(oci_versions) / sizeof(oci_versions[0]);
+  for (size_t i = 0; i < n_oci; i++)
+    make_rootfs(oci_cids[i], NULL);
 
   step("boot guest");
   start_qemu(kernel, initrd);
@@ -450,7 +484,6 @@ int main(int argc, char **argv)
   expect_status("c2", wait_process("c2", "c2"), 0);
 
   step("c3: ExecProcess into a running container, then SIGTERM");
-  /* no pid namespace: as a namespace's init, sleep would ignore SIGTERM */
   char *c3_args[] = {"sleep", "1000"};
   create_and_start("c3", c3_args, 2, false, false);
   struct spec exec_spec;
@@ -469,7 +502,22 @@ int main(int argc, char **argv)
   sig.exec_id = "c3";
   sig.signal = SIGTERM;
   OK(veil_agent_signal_process(agent, &sig, err));
-  expect_status("c3 after SIGTERM", wait_process("c3", "c3"), 128 + SIGTERM);
+  /* sleep is pid 1 of the container's pid namespace and has no TERM handler: the kernel
+   * would drop SIGTERM, so the agent sends SIGKILL (kata-agent do_signal_process). */
+  expect_status("c3 after SIGTERM", wait_process("c3", "c3"), 128 + SIGKILL);
+
+  step("c3t: an init that traps TERM gets TERM itself");
+  char *c3t_args[] = {"sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; "
+                                  "while :; do sleep 0.1; done"};
+  create_and_start("c3t", c3t_args, 3, false, false);
+  cleanup_free char *ready = read_some("c3t", "c3t");
+  expect_output("c3t ready", ready, "ready\n", false);
+  sig.container_id = "c3t";
+  sig.exec_id = "";
+  OK(veil_agent_signal_process(agent, &sig, err));
+  cleanup_free char *c3t_out = read_all("c3t", "c3t", false);
+  expect_output("c3t after SIGTERM", c3t_out, "got-term\n", false);
+  expect_status("c3t", wait_process("c3t", "c3t"), 42);
 
   step("c4: stdin round trip through cat (256 KiB, more than the pipes hold)");
   char *c4_args[] = {"cat"};
@@ -526,10 +574,25 @@ int main(int argc, char **argv)
     fail("in-guest vsock Check: stdout \"%s\", stderr \"%s\", status %d; want SERVING", out6,
          err6, st6);
 
+  for (size_t i = 0; i < n_oci; i++) {
+    char what[64];
+    snprintf(what, sizeof(what), "%s: a spec with ociVersion %s", oci_cids[i], oci_versions[i]);
+    step(what);
+    char *args[] = {"echo", (char *)oci_versions[i]};
+    create_and_start_version(oci_cids[i], args, 2, false, true, oci_versions[i]);
+    cleanup_free char *out = read_all(oci_cids[i], oci_cids[i], false);
+    char want[32];
+    snprintf(want, sizeof(want), "%s\n", oci_versions[i]);
+    expect_output(what, out, want, false);
+    expect_status(what, wait_process(oci_cids[i], oci_cids[i]), 0);
+  }
+
   step("RemoveContainer");
   for (size_t i = 0; i < 5; i++)
     remove_container(cids[i]);
   remove_container("c6");
+  for (size_t i = 0; i < n_oci; i++)
+    remove_container(oci_cids[i]);
 
   step("DestroySandbox: the guest powers off");
   Grpc__DestroySandboxRequest destroy = GRPC__DESTROY_SANDBOX_REQUEST__INIT;

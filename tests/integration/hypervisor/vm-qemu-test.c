@@ -1,7 +1,9 @@
 /* Integration: veil_vm_start/stop with real QEMU (TCG) and the real guest image: boot, reach
- * the agent over the virtio-serial channel and call Check, graceful stop, nothing left behind;
- * and the bad inputs (missing kernel/firmware, TEE absent, TEE too new for this QEMU, QEMU
- * failing at start) each fail with a clear error and leave nothing behind. */
+ * the agent over hybrid vsock (vhost-device-vsock; this host has no /dev/vhost-vsock) and over
+ * the explicit virtio-serial channel and call Check, graceful stop, nothing left behind; the
+ * helper killed under a running VM kills the VM; and the bad inputs (missing kernel/firmware,
+ * no vsock at all, a helper that fails or never listens, TEE absent, TEE too new for this
+ * QEMU, QEMU failing at start) each fail with a clear error and leave nothing behind. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <poll.h>
 #include <sys/prctl.h>
 
+#include "common/pidfile.h"
 #include "hypervisor/vm.h"
 #include "vm_test_util.h"
 #include "vsock/agent_client.h"
@@ -52,87 +55,202 @@ static bool vm_alive(void *user)
   return !veil_vm_exited(user, NULL);
 }
 
-static void test_dev_boot_check_graceful_stop(void **state)
+static void fail_with_console(const char *rd, const char *what, veil_error_t err)
 {
-  (void)state;
+  char log[1300];
+  snprintf(log, sizeof(log), "%s/console.log", rd);
+  cleanup_free char *console = NULL;
+  cleanup_error veil_error_t e2 = NULL;
+  veil_read_file(log, 1 << 20, &console, NULL, &e2);
+  fail_msg("%s: %s\nconsole:\n%s", what, err->msg, console ? console : "(none)");
+}
+
+/* Health.Check through the VM's agent address (for hybrid vsock: CONNECT 1024 on vsock.sock). */
+static void agent_check(struct veil_vm *vm, const char *rd)
+{
   cleanup_error veil_error_t err = NULL;
-  char share[1200];
-  snprintf(share, sizeof(share), "%s/share-src", run_base);
+  veil_agent *a = veil_agent_dial_ready(veil_vm_agent_address(vm), 120000, vm_alive, vm, &err);
+  if (a == NULL)
+    fail_with_console(rd, "agent", err);
+  Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
+  Grpc__HealthCheckResponse *resp = NULL;
+  if (veil_agent_check(a, &req, &resp, &err) < 0)
+    fail_msg("Check: %s", err->msg);
+  assert_int_equal(resp->status, GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+  grpc__health_check_response__free_unpacked(resp, NULL);
+  veil_agent_free(a);
+}
+
+static void wait_console_line(const char *rd, const char *line)
+{
+  char log[1300];
+  snprintf(log, sizeof(log), "%s/console.log", rd);
+  for (int i = 0; i < 600; i++) {
+    cleanup_free char *console = NULL;
+    cleanup_error veil_error_t e2 = NULL;
+    if (veil_read_file(log, 1 << 20, &console, NULL, &e2) == 0 && strstr(console, line))
+      return;
+    poll(NULL, 0, 200);
+  }
+  fail_msg("no `%s` on the console", line);
+}
+
+static void assert_socket_0600(const char *rd, const char *name)
+{
+  char path[1300];
+  struct stat st;
+  snprintf(path, sizeof(path), "%s/%s", rd, name);
+  if (stat(path, &st) < 0)
+    fail_msg("%s: %s", path, strerror(errno));
+  assert_true(S_ISSOCK(st.st_mode));
+  assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static bool exists_in(const char *rd, const char *name)
+{
+  char path[1300];
+  snprintf(path, sizeof(path), "%s/%s", rd, name);
+  return access(path, F_OK) == 0;
+}
+
+/* The helper of a hybrid-vsock VM: recorded with its start time, hardened like QEMU, its log
+ * bounded; returns its pid. */
+static pid_t assert_vsock_helper(const char *rd)
+{
+  char path[1300];
+  pid_t helper = -1;
+  snprintf(path, sizeof(path), "%s/vhost-vsock.pid", rd);
+  assert_true(veil_pidfile_alive(path, &helper));
+  assert_int_equal(proc_caps(helper, "CapEff"), 0);
+  assert_int_equal(proc_caps(helper, "CapBnd"), 0);
+  assert_int_equal(proc_caps(helper, "NoNewPrivs"), 1);
+  assert_true(proc_limit(helper, "Max file size") == 1024 * 1024);
+  assert_socket_0600(rd, "vhost-vsock.sock");
+  assert_socket_0600(rd, "vsock.sock");
+  assert_true(exists_in(rd, "vhost-vsock.log"));
+  return helper;
+}
+
+/* Boot the dev guest on the given agent channel, Check the agent, stop gracefully; nothing
+ * is left behind. */
+static void boot_check_stop(const char *id, const char *channel)
+{
+  cleanup_error veil_error_t err = NULL;
+  char share[1200], extra[200];
+  snprintf(share, sizeof(share), "%s/share-%s", run_base, id);
   assert_int_equal(mkdir(share, 0755), 0);
-  cleanup_with(veil_config_free) struct veil_config *c = test_config("dev", run_base, NULL, &err);
+  snprintf(extra, sizeof(extra), "{\"agent_channel\":\"%s\"}", channel);
+  cleanup_with(veil_config_free) struct veil_config *c = test_config("dev", run_base, extra, &err);
   assert_non_null(c);
   struct veil_vm_share sh = { "veilshared", share, false };
-  struct veil_vm_spec spec = { .config = c, .id = "boot1", .shares = &sh, .n_shares = 1 };
+  struct veil_vm_spec spec = { .config = c, .id = id, .shares = &sh, .n_shares = 1 };
   struct veil_vm *vm = NULL;
   if (veil_vm_start(&spec, &vm, &err) < 0)
     fail_msg("start: %s", err->msg);
   current_vm = vm;
+  bool hybrid = strcmp(channel, "vsock") == 0;
   pid_t pid = veil_vm_pid(vm);
   assert_true(pid > 0);
   char rd[1200], expect[1300];
-  run_dir_of("boot1", rd, sizeof(rd));
+  run_dir_of(id, rd, sizeof(rd));
   assert_string_equal(veil_vm_run_dir(vm), rd);
-  snprintf(expect, sizeof(expect), "unix://%s/agent.sock", rd);
+  if (hybrid)  /* no /dev/vhost-vsock here: hybrid vsock through vhost-device-vsock */
+    snprintf(expect, sizeof(expect), "hvsock://%s/vsock.sock:1024", rd);
+  else
+    snprintf(expect, sizeof(expect), "unix://%s/agent.sock", rd);
   assert_string_equal(veil_vm_agent_address(vm), expect);
 
   /* hardening: run dir 0700, QMP socket 0600, QEMU holds no capabilities at all */
   struct stat st;
   assert_int_equal(stat(rd, &st), 0);
   assert_int_equal(st.st_mode & 0777, 0700);
-  snprintf(expect, sizeof(expect), "%s/qmp.sock", rd);
-  assert_int_equal(stat(expect, &st), 0);
-  assert_true(S_ISSOCK(st.st_mode));
-  assert_int_equal(st.st_mode & 0777, 0600);
+  assert_socket_0600(rd, "qmp.sock");
   assert_int_equal(proc_caps(pid, "CapEff"), 0);
   assert_int_equal(proc_caps(pid, "CapPrm"), 0);
   assert_int_equal(proc_caps(pid, "CapBnd"), 0);
   assert_int_equal(proc_caps(pid, "NoNewPrivs"), 1);
   assert_int_equal(proc_caps(pid, "Seccomp"), 2);  /* -sandbox on: filter mode */
+  pid_t qemu_recorded = -1;
+  snprintf(expect, sizeof(expect), "%s/qemu.pid", rd);
+  assert_true(veil_pidfile_alive(expect, &qemu_recorded));
+  assert_int_equal(qemu_recorded, pid);
+  pid_t helper = hybrid ? assert_vsock_helper(rd) : -1;
+  if (!hybrid)
+    assert_false(exists_in(rd, "vhost-vsock.pid"));
   assert_false(veil_vm_exited(vm, NULL));
   assert_string_equal(veil_vm_exit_reason(vm), "");
 
-  if (agent_expected()) {
-    veil_agent *a = veil_agent_dial_ready(veil_vm_agent_address(vm), 120000, vm_alive, vm, &err);
-    if (a == NULL) {
-      char log[1300];
-      snprintf(log, sizeof(log), "%s/console.log", rd);
-      cleanup_free char *console = NULL;
-      cleanup_error veil_error_t e2 = NULL;
-      veil_read_file(log, 1 << 20, &console, NULL, &e2);
-      fail_msg("agent: %s\nconsole:\n%s", err->msg, console ? console : "(none)");
-    }
-    Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
-    Grpc__HealthCheckResponse *resp = NULL;
-    if (veil_agent_check(a, &req, &resp, &err) < 0)
-      fail_msg("Check: %s", err->msg);
-    assert_int_equal(resp->status, GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
-    grpc__health_check_response__free_unpacked(resp, NULL);
-    veil_agent_free(a);
-  } else {
-    /* a kernel without the agent: wait for its console line instead */
-    char log[1300];
-    snprintf(log, sizeof(log), "%s/console.log", rd);
-    for (int i = 0; i < 600; i++) {
-      cleanup_free char *console = NULL;
-      cleanup_error veil_error_t e2 = NULL;
-      if (veil_read_file(log, 1 << 20, &console, NULL, &e2) == 0 && strstr(console, "veil-test-guest: up"))
-        break;
-      assert_true(i < 599);
-      poll(NULL, 0, 200);
-    }
-  }
-  /* graceful stop: system_powerdown, then quit */
+  if (agent_expected())
+    agent_check(vm, rd);
+  else  /* a kernel without the agent: wait for its console line instead */
+    wait_console_line(rd, "veil-test-guest: up");
+  /* graceful stop: system_powerdown, then quit; the helper goes with QEMU */
   if (veil_vm_stop(vm, 10000, &err) < 0)
     fail_msg("stop: %s", err->msg);
   int status = -1;
   assert_true(veil_vm_exited(vm, &status));
   const char *why = veil_vm_exit_reason(vm);
   assert_true(strcmp(why, "guest-shutdown") == 0 || strcmp(why, "quit") == 0);
-  fprintf(stderr, "# exit reason: %s, status %d\n", why, status);
+  fprintf(stderr, "# %s: exit reason: %s, status %d\n", id, why, status);
   assert_true(WIFEXITED(status));  /* not killed: QEMU left on its own */
+  if (hybrid) {
+    assert_true(process_gone(helper));
+    assert_false(exists_in(rd, "vhost-vsock.sock"));
+    assert_false(exists_in(rd, "vsock.sock"));
+    assert_false(exists_in(rd, "vhost-vsock.pid"));
+  }
   current_vm = NULL;
   veil_vm_free(vm);
   assert_true(process_gone(pid));
+  assert_int_equal(access(rd, F_OK), -1);
+  assert_true(no_children());
+}
+
+static void test_dev_boot_hybrid_vsock(void **state)
+{
+  (void)state;
+  assert_true(vhost_user_vsock_present());
+  boot_check_stop("boot-hvsock", "vsock");
+}
+
+static void test_dev_boot_virtio_serial(void **state)
+{
+  (void)state;
+  boot_check_stop("boot-serial", "virtio-serial");
+}
+
+/* The helper dies under a running VM: the agent channel is gone for good, so the VM is killed
+ * and that shows as the VMM's exit (exit fd readable, reason agent-channel-lost). */
+static void test_helper_killed_kills_vm(void **state)
+{
+  (void)state;
+  assert_true(vhost_user_vsock_present());
+  cleanup_error veil_error_t err = NULL;
+  cleanup_with(veil_config_free) struct veil_config *c = test_config("dev", run_base, NULL, &err);
+  assert_non_null(c);
+  struct veil_vm_spec spec = { .config = c, .id = "helperdies" };
+  struct veil_vm *vm = NULL;
+  if (veil_vm_start(&spec, &vm, &err) < 0)
+    fail_msg("start: %s", err->msg);
+  current_vm = vm;
+  char rd[1200];
+  run_dir_of("helperdies", rd, sizeof(rd));
+  pid_t pid = veil_vm_pid(vm), helper = assert_vsock_helper(rd);
+  if (agent_expected())
+    agent_check(vm, rd);  /* the channel works before */
+  assert_int_equal(kill(helper, SIGKILL), 0);
+  struct pollfd p = { .fd = veil_vm_exit_fd(vm), .events = POLLIN };
+  assert_int_equal(poll(&p, 1, 30000), 1);
+  int status = -1;
+  assert_true(veil_vm_exited(vm, &status));
+  assert_string_equal(veil_vm_exit_reason(vm), "agent-channel-lost");
+  assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  assert_true(process_gone(pid));
+  assert_true(process_gone(helper));
+  veil_agent *a = veil_agent_dial(veil_vm_agent_address(vm), 200, &err);
+  assert_null(a);  /* nobody serves the address any more */
+  current_vm = NULL;
+  veil_vm_free(vm);
   assert_int_equal(access(rd, F_OK), -1);
   assert_true(no_children());
 }
@@ -211,6 +329,41 @@ static void test_qemu_fails_at_start(void **state)
                        "no-such-cpu-model");
 }
 
+static void test_no_vsock_helper(void **state)
+{
+  (void)state;
+  expect_start_failure("dev", "{\"vhost_user_vsock_path\":\"/nonexistent/vhost-device-vsock\"}", "nohelper",
+                       "no vhost-device-vsock at `/nonexistent/vhost-device-vsock`", "/dev/vhost-vsock");
+}
+
+static void test_tee_profile_without_any_vsock(void **state)
+{
+  (void)state;
+  /* refused before the host's TEE is even looked at, naming both ways to get vsock */
+  expect_start_failure("snp", "{\"accel\":\"kvm\",\"shared_fs\":\"none\",\"vhost_user_vsock_path\":\"/nonexistent/vdv\"}",
+                       "snpnovsock", "agent_channel \"vsock\" (profile snp)", "scripts/fetch-vhost-device-vsock");
+}
+
+static void test_vsock_helper_fails_at_start(void **state)
+{
+  (void)state;
+  expect_start_failure("dev", "{\"vhost_user_vsock_path\":\"/bin/false\"}", "helperfails",
+                       "vhost-device-vsock exited during start (status 1)", "vhost_user_vsock_path");
+}
+
+static void test_vsock_helper_never_listens(void **state)
+{
+  (void)state;
+  char script[1200], extra[1400];
+  snprintf(script, sizeof(script), "%s/silent-helper", run_base);
+  cleanup_error veil_error_t err = NULL;
+  const char *body = "#!/bin/sh\nexec sleep 600\n";
+  assert_int_equal(veil_write_file_atomic(script, body, strlen(body), 0755, &err), 0);
+  snprintf(extra, sizeof(extra), "{\"vhost_user_vsock_path\":\"%s\"}", script);
+  expect_start_failure("dev", extra, "helpersilent", "did not listen on", "within 10000 ms");
+  unlink(script);  /* the sleep was killed and reaped: no_children() held */
+}
+
 static void test_duplicate_id_refused(void **state)
 {
   (void)state;
@@ -280,8 +433,14 @@ int main(void)
     cmocka_unit_test_teardown(test_snp_too_new_for_qemu, free_current_vm),
     cmocka_unit_test_teardown(test_tdx_too_new_for_qemu, free_current_vm),
     cmocka_unit_test_teardown(test_qemu_fails_at_start, free_current_vm),
+    cmocka_unit_test_teardown(test_no_vsock_helper, free_current_vm),
+    cmocka_unit_test_teardown(test_tee_profile_without_any_vsock, free_current_vm),
+    cmocka_unit_test_teardown(test_vsock_helper_fails_at_start, free_current_vm),
+    cmocka_unit_test_teardown(test_vsock_helper_never_listens, free_current_vm),
     cmocka_unit_test_teardown(test_duplicate_id_refused, free_current_vm),
-    cmocka_unit_test_teardown(test_dev_boot_check_graceful_stop, free_current_vm),
+    cmocka_unit_test_teardown(test_dev_boot_hybrid_vsock, free_current_vm),
+    cmocka_unit_test_teardown(test_dev_boot_virtio_serial, free_current_vm),
+    cmocka_unit_test_teardown(test_helper_killed_kills_vm, free_current_vm),
     cmocka_unit_test_teardown(test_guest_poweroff_observed, free_current_vm),
   };
   return cmocka_run_group_tests_name("vm-qemu", tests, setup, teardown);

@@ -39,15 +39,32 @@ static inline bool agent_expected(void)
   return !(a && strcmp(a, "0") == 0);
 }
 
-/* A config for profile with the guest image and the run dir base, with `extra` (a JSON object
- * text, may be NULL) merged over it. */
+/* vhost-device-vsock from the setup's cache ($VEIL_VHOST_USER_VSOCK, set by tests/meson.build). */
+static inline const char *vhost_user_vsock(void)
+{
+  const char *p = getenv("VEIL_VHOST_USER_VSOCK");
+  return p && p[0] == '/' ? p : "/VEIL_VHOST_USER_VSOCK-is-unset";
+}
+
+/* Fails (never skips) when the helper is missing, saying how to get it. */
+static inline bool vhost_user_vsock_present(void)
+{
+  if (access(vhost_user_vsock(), X_OK) == 0)
+    return true;
+  fprintf(stderr, "vhost-device-vsock missing at %s: run scripts/setup (scripts/fetch-vhost-device-vsock)\n",
+          vhost_user_vsock());
+  return false;
+}
+
+/* A config for profile with the guest image, the run dir base and the vsock helper, with
+ * `extra` (a JSON object text, may be NULL) merged over it. */
 static inline struct veil_config *test_config(const char *profile, const char *run_base, const char *extra,
                                               veil_error_t *err)
 {
   char kernel[1024], initrd[1024];
   guest_paths(kernel, initrd, sizeof(kernel));
-  json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "profile", profile, "kernel", kernel, "initrd", initrd,
-                        "run_dir", run_base);
+  json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "profile", profile, "kernel", kernel, "initrd", initrd,
+                        "run_dir", run_base, "vhost_user_vsock_path", vhost_user_vsock());
   json_t *o = extra ? json_loads(extra, 0, NULL) : NULL;
   if (j == NULL || (extra && o == NULL) || (o && json_object_update(j, o) < 0)) {
     json_decref(j);
@@ -96,6 +113,19 @@ static inline unsigned long long proc_caps(pid_t pid, const char *field)
     if (strncmp(line, field, n) == 0 && line[n] == ':')
       return strtoull(line + n + 1, NULL, 16);
   return ~0ULL;
+}
+
+/* "Max file size  <soft>  <hard>  bytes" from /proc/<pid>/limits: the soft limit. */
+static inline unsigned long long proc_limit(pid_t pid, const char *name)
+{
+  char path[64], line[256];
+  snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+  cleanup_file FILE *f = fopen(path, "re");
+  size_t n = strlen(name);
+  while (f && fgets(line, sizeof(line), f))
+    if (strncmp(line, name, n) == 0)
+      return strtoull(line + n, NULL, 10);
+  return 0;
 }
 
 #endif

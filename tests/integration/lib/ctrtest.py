@@ -3,6 +3,7 @@ leak checks, a background pipe reader, and a pty runner for `ctr run -t`."""
 
 import fcntl
 import glob
+import json
 import os
 import pty
 import re
@@ -105,6 +106,17 @@ class CtrTestCase(unittest.TestCase):
         found = re.search(r"exit with non-zero exit code (\d+)", res.stderr)
         return int(found.group(1)) if found else 0
 
+    def shim_address(self, cid):
+        """The task's shim address: the bundle's `address` (veil's shim, and every shim under
+        containerd 1.x) or containerd 2.x's own record of the start result, bootstrap.json."""
+        bundle = os.path.join(self.ctd.bundle_root, self.ctd.namespace, cid)
+        try:
+            with open(os.path.join(bundle, "address")) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            with open(os.path.join(bundle, "bootstrap.json")) as f:
+                return json.load(f)["address"]
+
     def assert_nothing_left(self, cid, extra_sockets=()):
         """No shim, VM, shim socket, mount, bundle, fifo or run-dir entry of ours remains."""
         # The shim may still be exiting when ctr returns: give it a few seconds, not forever.
@@ -115,7 +127,7 @@ class CtrTestCase(unittest.TestCase):
             pass
         self.assertEqual(self.ctd.shims(), [], "shim processes remain")
         self.assertEqual(self.ctd.qemus(), [], "QEMU processes remain")
-        for sock in (harness.shim_socket_path(self.ctd.address, self.ctd.namespace, cid),) + tuple(
+        for sock in (self.ctd.shim_socket_path(self.ctd.namespace, cid),) + tuple(
                 extra_sockets):
             self.assertFalse(os.path.exists(sock), f"shim socket {sock} remains")
         self.assertEqual(harness.mounts_under(self.ctd.dir), [], "mounts remain")

@@ -1,12 +1,18 @@
 """A private containerd per test run, plus helpers to observe what a runtime leaves behind.
 
 Everything containerd owns (root, state, grpc and ttrpc sockets, CNI dirs, the veil run dir and
-the generated dev config) lives in one fresh temp dir, so a run never collides with another run
-or with a system containerd. `Containerd` is a context manager; `stop()` also runs from signal
-handlers and atexit, removes every container it can, kills what is left, unmounts and deletes
-the temp dir. On failure the tail of containerd's log is printed.
+the generated dev config; with 2.3+ also the shim sockets) lives in one fresh temp dir, so a run
+never collides with another run or with a system containerd. `Containerd` is a context manager;
+`stop()` also runs from signal handlers and atexit, removes every container it can, kills what
+is left, unmounts and deletes the temp dir. On failure the tail of containerd's log is printed.
+
+The containerd series (1.6 = Debian 12's, 1.7, 2.3, 2.4; see tools.py) decides the binaries
+(containerd, ctr, and containerd-shim-runc-v2 of the same build first on containerd's PATH) and
+the config: `version = 2` with the `io.containerd.grpc.v1.cri` plugin for 1.x, `version = 3`
+with `io.containerd.cri.v1.runtime` / `io.containerd.cri.v1.images` for 2.x.
 
 Environment:
+  VEIL_CONTAINERD     containerd series: 1.6 (default), 1.7, 2.3, 2.4
   VEIL_TEST_RUNTIME   runtime for ctr/CRI (default io.containerd.veil.v2;
                       io.containerd.runc.v2 to compare against runc)
   VEIL_BUILD_ROOT     meson build dir (default <source>/build); the shim is <build>/shim/
@@ -34,14 +40,13 @@ BUILD_ROOT = os.environ.get("VEIL_BUILD_ROOT") or os.path.join(SOURCE_ROOT, "bui
 sys.path.insert(0, LIB_DIR)
 
 import images  # noqa: E402  (after the sys.path tweak)
+import tools  # noqa: E402
 
 VEIL_RUNTIME = "io.containerd.veil.v2"
 RUNC_RUNTIME = "io.containerd.runc.v2"
 RUNTIME = os.environ.get("VEIL_TEST_RUNTIME", VEIL_RUNTIME)
-SHIM_SOCKET_DIR = "/run/containerd/s"  # containerd 1.6's shim library puts sockets here
+SHIM_SOCKET_DIR = "/run/containerd/s"  # shim sockets up to containerd 2.2, whatever the state dir
 CTR_FIFO_DIR = "/run/containerd/fifo"  # ctr's default fifo dir
-CONTAINERD = "/usr/bin/containerd"
-CTR = "/usr/bin/ctr"
 
 
 def is_veil(runtime=None):
@@ -63,22 +68,16 @@ def guest_image():
     return (os.path.join(guest_dir, "vmlinux"), os.path.join(guest_dir, "initrd.img"))
 
 
-def require_runtime_binaries(runtime=None):
-    """Fails (never skips) when what the runtime needs is not built."""
+def require_runtime_binaries(runtime=None, series=None):
+    """Fails (never skips) when what the runtime or the containerd series needs is missing."""
     missing = []
     if is_veil(runtime):
         for path in (shim_binary(),) + guest_image():
             if not os.path.exists(path):
-                missing.append(path)
-    else:
-        if not shutil.which("containerd-shim-runc-v2"):
-            missing.append("containerd-shim-runc-v2 (package containerd)")
-    for tool in (CONTAINERD, CTR):
-        if not os.access(tool, os.X_OK):
-            missing.append(tool + " (package containerd)")
+                missing.append(f"{path} (build with `ninja -C {BUILD_ROOT}`)")
+    missing += tools.missing_containerd(series or tools.containerd_series())
     if missing:
-        raise RuntimeError("missing: " + ", ".join(missing) +
-                           f" (build with `ninja -C {BUILD_ROOT}`, packages with scripts/setup)")
+        raise RuntimeError("missing: " + ", ".join(missing))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,10 +127,10 @@ def mounts_under(prefix):
     return found
 
 
-def shim_socket_path(address, namespace, group_id):
-    """containerd 1.6's shim socket for (address, namespace, id): pkg/shim SocketAddress."""
+def shim_socket_path(address, namespace, group_id, socket_dir=SHIM_SOCKET_DIR):
+    """The shim socket for (address, namespace, id): pkg/shim CreateSocketAddress."""
     digest = hashlib.sha256(os.path.join(address, namespace, group_id).encode()).hexdigest()
-    return os.path.join(SHIM_SOCKET_DIR, digest)
+    return os.path.join(socket_dir, digest)
 
 
 def wait_for(predicate, timeout, what, interval=0.1):
@@ -180,6 +179,17 @@ def dev_config(path, run_dir):
                   "memory_mb": 512, "shared_fs": "9p"}
     kernel, initrd = guest_image()
     config.update({"kernel": kernel, "initrd": initrd, "run_dir": run_dir})
+    # No /dev/vhost-vsock here: the vsock channel is hybrid vsock through the
+    # vhost-device-vsock that scripts/fetch-vhost-device-vsock cached (tests/meson.build).
+    helper = os.environ.get("VEIL_VHOST_USER_VSOCK")
+    if helper:
+        config["vhost_user_vsock_path"] = helper
+    # The channel (VEIL_AGENT_CHANNEL, default virtio-serial, set explicitly): vhost-device-vsock
+    # 0.3.0 stalls a connection for good under bulk transfers (1 MB of exec output to a slow
+    # reader, 256 KiB of stdin: rust-vmm/vhost-device#494), so the containerd suites run on
+    # virtio-serial and shim-ctr-hybrid-vsock runs the control-path cases on hybrid vsock
+    # (docs/hypervisor.md, "Agent channel").
+    config["agent_channel"] = os.environ.get("VEIL_AGENT_CHANNEL", "virtio-serial")
     if os.environ.get("VEIL_TEST_DEBUG") == "1":
         config["debug"] = True
     with open(path, "w") as f:
@@ -188,55 +198,136 @@ def dev_config(path, run_dir):
     return path
 
 
-def containerd_config(d, veil_config):
-    """containerd 1.6 config (version 2) with everything under the temp dir `d`."""
-    cri = 'plugins."io.containerd.grpc.v1.cri"'
-    return f"""version = 2
-root = "{d}/root"
-state = "{d}/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-                    "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper",
-                    "io.containerd.tracing.processor.v1.otlp"]
+# 2.x: veil with `sandboxer = "shim"` (not veil-*: packaging/install.sh owns those names)
+SANDBOX_API_HANDLER = "sandbox-api"
 
+
+def is_v2_series(series):
+    return series.startswith("2.")
+
+
+def has_socket_dir(series):
+    """containerd 2.3+ lets the shim manager put shim sockets in a configured directory."""
+    return series in ("2.3", "2.4")
+
+
+_DISABLED_PLUGINS = """disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+                    "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper",
+                    "io.containerd.tracing.processor.v1.otlp"]"""
+
+
+def _common_config(d, version):
+    # Version 4 (containerd 2.3+) moved the server settings into their plugins.
+    servers = f"""
 [grpc]
   address = "{d}/containerd.sock"
 
 [ttrpc]
   address = "{d}/containerd.sock.ttrpc"
+""" if version < 4 else f"""
+[plugins."io.containerd.server.v1.grpc"]
+  address = "{d}/containerd.sock"
 
+[plugins."io.containerd.server.v1.ttrpc"]
+  address = "{d}/containerd.sock.ttrpc"
+"""
+    return f"""version = {version}
+root = "{d}/root"
+state = "{d}/state"
+{_DISABLED_PLUGINS}
+{servers}
 [debug]
   level = "debug"
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "{d}/opt"
+"""
 
+
+def _runtimes(prefix, d, veil_config, containerd_keys=""):
+    """The runtimes `runc` (its root in the temp dir) and `veil` under plugin `prefix`."""
+    return f"""
+[{prefix}.containerd]
+  default_runtime_name = "runc"{containerd_keys}
+
+[{prefix}.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[{prefix}.containerd.runtimes.runc.options]
+  Root = "{d}/runc"
+
+[{prefix}.containerd.runtimes.veil]
+  runtime_type = "io.containerd.veil.v2"
+  pod_annotations = ["io.katacontainers.*"]
+  privileged_without_host_devices = true
+
+[{prefix}.containerd.runtimes.veil.options]
+  ConfigPath = "{veil_config}"
+"""
+
+
+def containerd_config(d, veil_config, series="1.6", cni_bin_dir=None, registry_config_path=None,
+                      config_version=None, sandbox_image=images.PAUSE_IMAGE):
+    """containerd's config for `series` with everything under the temp dir `d`: CNI plugins in
+    `cni_bin_dir` (default an empty <d>/cni/bin: pods use the host network), registry hosts
+    from `registry_config_path` (hosts.toml dirs, for a local mirror). `config_version` 4
+    (2.3+) instead of 3 for 2.x. `sandbox_image` is the pause image (default the imported
+    local one)."""
+    cni_bin = cni_bin_dir or f"{d}/cni/bin"
+    if not is_v2_series(series):
+        cri = 'plugins."io.containerd.grpc.v1.cri"'
+        registry = (f'\n[{cri}.registry]\n  config_path = "{registry_config_path}"\n'
+                    if registry_config_path else "")
+        return _common_config(d, 2) + f"""
 [{cri}]
-  sandbox_image = "{images.PAUSE_IMAGE}"
+  sandbox_image = "{sandbox_image}"
   restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
 
 [{cri}.cni]
-  bin_dir = "{d}/cni/bin"
+  bin_dir = "{cni_bin}"
   conf_dir = "{d}/cni/conf"
+""" + registry + _runtimes(cri, d, veil_config, '\n  snapshotter = "overlayfs"')
+    runtime = 'plugins."io.containerd.cri.v1.runtime"'
+    imgs = 'plugins."io.containerd.cri.v1.images"'
+    registry = (f'\n[{imgs}.registry]\n  config_path = "{registry_config_path}"\n'
+                if registry_config_path else "")
+    # 2.3+: shim sockets in the temp dir too (the shim manager's socket_dir, <= 42 bytes).
+    socket_dir = (f'\n[plugins."io.containerd.shim.v1.manager"]\n  socket_dir = "{d}/s"\n'
+                  if has_socket_dir(series) else "")
+    return _common_config(d, config_version or 3) + socket_dir + f"""
+# NRI's socket is machine-wide (/var/run/nri/nri.sock): private containerds must not share it.
+[plugins."io.containerd.nri.v1.nri"]
+  disable = true
 
-[{cri}.containerd]
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+
+[{imgs}]
   snapshotter = "overlayfs"
-  default_runtime_name = "runc"
 
-[{cri}.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
+[{imgs}.pinned_images]
+  sandbox = "{sandbox_image}"
+""" + registry + f"""
+[{runtime}]
+  restrict_oom_score_adj = true
+  enable_selinux = false
 
-[{cri}.containerd.runtimes.runc.options]
-  Root = "{d}/runc"
-
-[{cri}.containerd.runtimes.veil]
+[{runtime}.cni]
+  bin_dirs = ["{cni_bin}"]
+  conf_dir = "{d}/cni/conf"
+""" + _runtimes(runtime, d, veil_config) + f"""
+# The same runtime with containerd's shim sandboxer: the Sandbox API, no pause container.
+[{runtime}.containerd.runtimes.{SANDBOX_API_HANDLER}]
   runtime_type = "io.containerd.veil.v2"
+  sandboxer = "shim"
   pod_annotations = ["io.katacontainers.*"]
   privileged_without_host_devices = true
 
-[{cri}.containerd.runtimes.veil.options]
+[{runtime}.containerd.runtimes.{SANDBOX_API_HANDLER}.options]
   ConfigPath = "{veil_config}"
 """
 
@@ -273,14 +364,38 @@ class CtrError(AssertionError):
 
 
 class Containerd:
-    """A private containerd: start(), ctr(...), import images, stop()."""
+    """A private containerd of `series` (default $VEIL_CONTAINERD): start(), ctr(...), import
+    images, stop(). `config_options` go to containerd_config (cni_bin_dir,
+    registry_config_path)."""
 
-    def __init__(self, namespace="veiltest", import_images=True):
+    def __init__(self, namespace="veiltest", import_images=True, series=None, configure=None,
+                 **config_options):
+        """`configure(self)` runs after the config is written, before containerd starts."""
         self.namespace = namespace
+        self.configure = configure
         self.import_images = import_images
+        self.series = series or tools.containerd_series()
+        self.bin_dir = tools.containerd_dir(self.series)
+        self.config_options = config_options
         self.dir = None
         self.proc = None
         self.failed = False
+
+    @property
+    def containerd_binary(self):
+        return os.path.join(self.bin_dir, "containerd")
+
+    @property
+    def ctr_binary(self):
+        return os.path.join(self.bin_dir, "ctr")
+
+    @property
+    def socket_dir(self):
+        """Where this containerd's shims put their sockets."""
+        return os.path.join(self.dir, "s") if has_socket_dir(self.series) else SHIM_SOCKET_DIR
+
+    def shim_socket_path(self, namespace, group_id):
+        return shim_socket_path(self.address, namespace, group_id, self.socket_dir)
 
     # paths
     @property
@@ -295,6 +410,11 @@ class Containerd:
     def run_dir(self):
         """veil's run dir (QMP/agent sockets, 9p share) for this containerd's sandboxes."""
         return os.path.join(self.dir, "veil-run")
+
+    @property
+    def agent_request_log(self):
+        """Every request the shims send to guest agents, one JSON line each."""
+        return os.path.join(self.dir, "agent-requests.jsonl")
 
     @property
     def veil_config(self):
@@ -325,12 +445,15 @@ class Containerd:
             raise
 
     def _start(self):
-        for sub in ("root", "state", "opt", "cni/bin", "cni/conf", "runc", "images"):
+        for sub in ("root", "state", "opt", "cni/bin", "cni/conf", "runc", "images", "s"):
             os.makedirs(os.path.join(self.dir, sub))
         os.makedirs(self.run_dir, mode=0o700)
         dev_config(self.veil_config, self.run_dir)
         with open(self.config_path, "w") as f:
-            f.write(containerd_config(self.dir, self.veil_config))
+            f.write(containerd_config(self.dir, self.veil_config, self.series,
+                                      **self.config_options))
+        if self.configure:
+            self.configure(self)
         self.start_daemon()
         if self.import_images:
             self.import_test_images(self.namespace)
@@ -342,20 +465,24 @@ class Containerd:
     def start_daemon(self):
         """Starts containerd on the existing dir and waits until it answers."""
         env = dict(os.environ)
-        # containerd resolves io.containerd.veil.v2 to containerd-shim-veil-v2 on its PATH.
-        env["PATH"] = shim_binary_dir() + ":" + env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        # containerd resolves io.containerd.veil.v2 to containerd-shim-veil-v2 on its PATH, and
+        # io.containerd.runc.v2 to the runc shim built with this containerd.
+        env["PATH"] = ":".join((shim_binary_dir(), self.bin_dir,
+                                env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")))
         env["VEIL_CONFIG"] = self.veil_config
+        env["VEIL_AGENT_REQUEST_LOG"] = self.agent_request_log
         env.pop("CONTAINERD_ADDRESS", None)
         env.pop("CONTAINERD_NAMESPACE", None)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([CONTAINERD, "--config", self.config_path],
+            self.proc = subprocess.Popen([self.containerd_binary, "--config", self.config_path],
                                          stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"containerd exited with {self.proc.returncode} at start")
+                raise RuntimeError(f"containerd {self.series} exited with {self.proc.returncode} "
+                                   f"at start:\n{self.log_tail(20)}")
             if os.path.exists(self.address) and self.ctr("version", check=False,
                                                          timeout=10).returncode == 0:
                 break
@@ -386,7 +513,7 @@ class Containerd:
 
     def ctr(self, *args, namespace=None, check=True, timeout=120, input=None, stdin=None):
         """Runs `ctr -a <ours> -n <ns> args...`; returns the CompletedProcess (text)."""
-        argv = [CTR, "-a", self.address, "-n", namespace or self.namespace] + list(args)
+        argv = self.ctr_argv(*args, namespace=namespace)
         kwargs = {"input": input} if input is not None else {
             "stdin": stdin if stdin is not None else subprocess.DEVNULL}
         try:
@@ -401,7 +528,7 @@ class Containerd:
         return res
 
     def ctr_argv(self, *args, namespace=None):
-        return [CTR, "-a", self.address, "-n", namespace or self.namespace] + list(args)
+        return [self.ctr_binary, "-a", self.address, "-n", namespace or self.namespace] + list(args)
 
     def tasks(self, namespace=None):
         """{container id: status} from `ctr task ls`."""
@@ -432,10 +559,25 @@ class Containerd:
 
     # teardown --------------------------------------------------------------------------------
 
+    def remove_cri_pods(self):
+        """Best effort: stop and remove every CRI pod, so containerd also tears down its
+        network namespace and CNI state (ctr alone would leave /run/netns/cni-* behind)."""
+        try:
+            import crictl
+            cri = crictl.Crictl(self)
+        except RuntimeError:  # crictl not built: nothing created CRI pods through it
+            return
+        for pod in cri.run("pods", "-q", check=False, timeout=30).stdout.split():
+            cri.run("stopp", pod, check=False, timeout=120)
+            cri.run("rmp", "-f", pod, check=False, timeout=120)
+
     def remove_everything(self):
-        """Best effort: kill and delete every task and container in every namespace."""
+        """Best effort: remove every CRI pod, then kill and delete every task and container in
+        every namespace."""
         if self.proc is None or self.proc.poll() is not None:
             return
+        if "k8s.io" in self.ctr("namespaces", "ls", "-q", check=False, timeout=20).stdout.split():
+            self.remove_cri_pods()
         namespaces = self.ctr("namespaces", "ls", "-q", check=False, timeout=20).stdout.split()
         for ns in namespaces:
             for cid in self.ctr("task", "ls", "-q", namespace=ns, check=False,
@@ -459,6 +601,12 @@ class Containerd:
             self.remove_everything()
         except Exception as e:  # keep tearing down
             leftovers.append(f"removing containers: {e}")
+        # containerd may still be finishing a deletion (the CRI removes a pod's sandbox task
+        # from its event loop, then tells the shim to shut down): let it, before stopping it.
+        deadline = time.monotonic() + 10
+        while (self.proc is not None and self.proc.poll() is None and shim_pids(self.address)
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
         self.stop_daemon()
         # Shims exit shortly after their last container is deleted: give them a moment.
         deadline = time.monotonic() + 5
@@ -489,10 +637,12 @@ class Containerd:
 
 
 # ---------------------------------------------------------------------------------------------
-# CLI: `harness.py run [--namespace NS] -- COMMAND...` runs COMMAND against a private containerd
-# (scripts/demo, scripts/bench). COMMAND sees CONTAINERD_ADDRESS and CONTAINERD_NAMESPACE (so
-# plain `ctr` talks to it), VEIL_CONFIG (the dev runtime config) and VEIL_IMAGE (busybox
-# image); everything is removed afterwards, also on Ctrl-C. Exits with COMMAND's status.
+# CLI: `harness.py run [--namespace NS] [--cri] -- COMMAND...` runs COMMAND against a private
+# containerd (scripts/demo, scripts/bench). COMMAND sees CONTAINERD_ADDRESS and
+# CONTAINERD_NAMESPACE (so plain `ctr` talks to it), VEIL_CONFIG (the dev runtime config),
+# VEIL_IMAGE (busybox image) and VEIL_PAUSE_IMAGE; with --cri the images are also in CRI's
+# k8s.io namespace and CRI_CONFIG_FILE points plain `crictl` (on PATH) at the same containerd.
+# Everything is removed afterwards, also on Ctrl-C. Exits with COMMAND's status.
 
 def _main(argv):
     import argparse
@@ -500,6 +650,7 @@ def _main(argv):
     sub = parser.add_subparsers(dest="action", required=True)
     run = sub.add_parser("run", help="run a command against a private containerd")
     run.add_argument("--namespace", default="default")
+    run.add_argument("--cri", action="store_true", help="set up crictl and CRI's images")
     run.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -514,8 +665,19 @@ def _main(argv):
     try:
         env = dict(os.environ, CONTAINERD_ADDRESS=ctd.address,
                    CONTAINERD_NAMESPACE=args.namespace, VEIL_CONFIG=ctd.veil_config,
-                   VEIL_IMAGE=images.BUSYBOX_IMAGE, VEIL_CONTAINERD_DIR=ctd.dir)
-        env["PATH"] = shim_binary_dir() + ":" + env.get("PATH", "/usr/bin:/bin")
+                   VEIL_IMAGE=images.BUSYBOX_IMAGE, VEIL_PAUSE_IMAGE=images.PAUSE_IMAGE,
+                   VEIL_CONTAINERD_DIR=ctd.dir)
+        path = [shim_binary_dir(), ctd.bin_dir]
+        if args.cri:
+            import crictl
+            if args.namespace != "k8s.io":
+                ctd.import_test_images("k8s.io")
+            cri = crictl.Crictl(ctd)
+            for ref in (images.PAUSE_IMAGE, images.BUSYBOX_IMAGE):  # via containerd's events
+                wait_for(lambda: cri.image_id(ref), 30, f"CRI to see {ref}")
+            env["CRI_CONFIG_FILE"] = cri.config
+            path.append(os.path.dirname(cri.binary))
+        env["PATH"] = ":".join(path + [env.get("PATH", "/usr/bin:/bin")])
         status = subprocess.run(command, env=env).returncode
     finally:
         ctd.failed = status != 0 and os.environ.get("VEIL_TEST_DEBUG") == "1"

@@ -53,6 +53,11 @@ class Layer:
         info.size = len(data)
         self._entries[name] = (info, data)
 
+    def hardlink(self, name, target):
+        info = self._info(name, tarfile.LNKTYPE, 0o755)
+        info.linkname = target
+        self._entries[name] = (info, None)
+
     def symlink(self, name, target):
         info = self._info(name, tarfile.SYMTYPE, 0o777)
         info.linkname = target
@@ -60,8 +65,10 @@ class Layer:
 
     def finish(self):
         """Returns (uncompressed tar bytes, gzip bytes)."""
-        # Parents before children: a sorted walk of the paths does that.
-        for name in sorted(self._entries):
+        # Parents before children, and hard link targets before the links (a link's target is
+        # always a regular file here): regular files first, then the rest, each sorted.
+        order = sorted(self._entries, key=lambda n: (self._entries[n][0].type == tarfile.LNKTYPE, n))
+        for name in order:
             info, data = self._entries[name]
             self._tar.addfile(info, io.BytesIO(data) if data is not None else None)
         self._tar.close()
@@ -90,7 +97,10 @@ def _base_rootfs(layer):
     layer.file("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
 
 
-def busybox_layer():
+def busybox_layer(hard_links=False, extra=None):
+    """busybox and a link per applet: symbolic, or hard links as upstream busybox images have
+    (masking one applet's path then leaves the others working). `extra` {path: (bytes, mode)}
+    adds files to the same layer."""
     if not os.access(BUSYBOX_BINARY, os.X_OK):
         raise RuntimeError(f"{BUSYBOX_BINARY} missing: install busybox-static (scripts/setup)")
     layer = Layer()
@@ -101,7 +111,12 @@ def busybox_layer():
                              text=True).stdout.split()
     for path in applets:
         if path != "bin/busybox":
-            layer.symlink(path, "/bin/busybox")
+            if hard_links:
+                layer.hardlink(path, "bin/busybox")
+            else:
+                layer.symlink(path, "/bin/busybox")
+    for path, (data, mode) in (extra or {}).items():
+        layer.file(path, data, mode)
     return layer.finish()
 
 
@@ -114,15 +129,17 @@ def pause_layer(pause_binary):
 
 
 def write_oci_tar(out_path, name, layer, config):
-    """Writes an OCI image-layout tar holding one linux/amd64 image named `name`."""
-    raw, gz = layer
+    """Writes an OCI image-layout tar holding one linux/amd64 image named `name`; `layer` is
+    one finished Layer or a list of them (lowest first)."""
+    layers = layer if isinstance(layer, list) else [layer]
     image_config = {
         "architecture": "amd64",
         "os": "linux",
         "created": EPOCH_ISO,
         "config": config,
-        "rootfs": {"type": "layers", "diff_ids": [_digest(raw)]},
-        "history": [{"created": EPOCH_ISO, "created_by": "veil tests/integration/lib/images.py"}],
+        "rootfs": {"type": "layers", "diff_ids": [_digest(raw) for raw, _ in layers]},
+        "history": [{"created": EPOCH_ISO, "created_by": "veil tests/integration/lib/images.py"}
+                    for _ in layers],
     }
     config_blob = _json(image_config)
     manifest = {
@@ -131,7 +148,7 @@ def write_oci_tar(out_path, name, layer, config):
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                    "digest": _digest(config_blob), "size": len(config_blob)},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": _digest(gz), "size": len(gz)}],
+                    "digest": _digest(gz), "size": len(gz)} for _, gz in layers],
     }
     manifest_blob = _json(manifest)
     index = {
@@ -145,7 +162,7 @@ def write_oci_tar(out_path, name, layer, config):
         }],
     }
     files = {"oci-layout": _json({"imageLayoutVersion": "1.0.0"}), "index.json": _json(index)}
-    for blob in (config_blob, manifest_blob, gz):
+    for blob in [config_blob, manifest_blob] + [gz for _, gz in layers]:
         files["blobs/sha256/" + hashlib.sha256(blob).hexdigest()] = blob
     tmp = out_path + ".tmp"
     with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:

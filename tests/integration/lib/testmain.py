@@ -1,6 +1,6 @@
 """unittest runner for the integration tests: verbose per-test lines, then one summary line
 
-    SUMMARY <name> runtime=<runtime>: <n> tests, <p> passed, <f> failed, <e> errors, <s> skipped
+    SUMMARY <name> runtime=<runtime> containerd=<series>: <n> tests, <p> passed, <f> failed, ...
 
 and exit status 0 only if every test passed (a skip counts as a failure: an integration test
 that cannot run what it needs must fail, not skip). Extra argv entries select tests by name
@@ -12,6 +12,7 @@ import time
 import unittest
 
 import harness
+import tools
 
 
 class _Result(unittest.TextTestResult):
@@ -38,7 +39,8 @@ def main(name, runtime):
                                      resultclass=_Result).run(suite)
     failed, errors, skipped = len(result.failures), len(result.errors), len(result.skipped)
     passed = result.testsRun - failed - errors - skipped
-    print(f"SUMMARY {name} runtime={runtime}: {result.testsRun} tests, {passed} passed, "
+    print(f"SUMMARY {name} runtime={runtime} containerd={tools.containerd_series()}: "
+          f"{result.testsRun} tests, {passed} passed, "
           f"{failed} failed, {errors} errors, {skipped} skipped "
           f"({time.monotonic() - started:.1f}s)", flush=True)
     ok = result.testsRun > 0 and passed == result.testsRun

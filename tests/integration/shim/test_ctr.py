@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
@@ -59,16 +60,35 @@ class CtrTests(CtrTestCase):
     def test_detached_lifecycle_leaves_nothing(self):
         cid = self.new_id("lifecycle")
         self.run_detached(cid, "sleep", "3600")
-        bundle = os.path.join(ctd.bundle_root, ctd.namespace, cid)
-        with open(os.path.join(bundle, "address")) as f:
-            address = f.read().strip()
+        address = self.shim_address(cid)
         self.assertTrue(address.startswith("unix://"), address)
         self.assertEqual(len(ctd.shims()), 1)
         if VEIL:
             self.assertEqual(len(ctd.qemus()), 1)
+            self.assert_share_export_read_only(cid)
         self.assertEqual(self.kill_and_delete(cid), 137)
         harness.wait_for(lambda: not ctd.shims(), 10, "the shim to exit")
         self.assert_nothing_left(cid, extra_sockets=[address[len("unix://"):]])
+
+    def assert_share_export_read_only(self, sandbox_id):
+        """The 9p export (<state>/shared) is mounted read-only and as a slave, so the guest
+        cannot plant links where the shim creates mount targets; the rootfs bind below it is
+        rw (security review finding 1, kata CVE-2020-2026)."""
+        export = rootfs = None
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                point = fields[4].replace("\\040", " ")
+                if point.endswith(f"/{sandbox_id}/shared"):
+                    export = fields
+                elif point.endswith(f"/{sandbox_id}/shared/{sandbox_id}/rootfs"):
+                    rootfs = fields
+        self.assertIsNotNone(export, "no share export mount for the sandbox")
+        self.assertIn("ro", export[5].split(","), export)
+        self.assertTrue(any(f.startswith("master:") for f in export[6:export.index("-")]),
+                        f"the export is not a slave mount: {export}")
+        self.assertIsNotNone(rootfs, "the rootfs bind did not propagate into the export")
+        self.assertIn("rw", rootfs[5].split(","), rootfs)
 
     def test_stdin_round_trip(self):
         # ctr run forwards its stdin but never closes the container's stdin (no CloseIO on
@@ -79,6 +99,35 @@ class CtrTests(CtrTestCase):
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertEqual(len(res.stdout), len(data))
         self.assertEqual(res.stdout, data)
+
+    def test_output_of_a_fast_exit_arrives_in_full(self):
+        # 1.2 MB written as fast as the process can, then an immediate exit: the tail must not
+        # be cut by the exit (kata-agent drops a process's streams at WaitProcess, so the shim
+        # reads to EOF first), for the init process and for an exec.
+        expected = "".join(f"{i}\n" for i in range(1, 200001))
+        res = self.ctr_run(self.new_id("tail"), "seq", "1", "200000", flags=["--rm"])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(len(res.stdout), len(expected))
+        self.assertEqual(res.stdout[-65536:], expected[-65536:])
+        # The exec's output is read slowly, so the shim is still writing to containerd's fifo
+        # when the process exits: the guest pipe then still holds its last 64 KiB.
+        cid = self.new_id("tail-exec")
+        self.run_detached(cid, "sleep", "3600")
+        proc = subprocess.Popen(ctd.ctr_argv("task", "exec", "--exec-id", "seq", cid, "seq", "1",
+                                             "200000"), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        got = bytearray()
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while time.monotonic() < deadline:
+            chunk = proc.stdout.read1(4096)
+            if not chunk:
+                break
+            got += chunk
+            time.sleep(0.01)
+        self.assertEqual(proc.wait(timeout=30), 0, proc.stderr.read())
+        self.assertEqual(len(got), len(expected))
+        self.assertEqual(got[-65536:].decode(), expected[-65536:])
+        self.kill_and_delete(cid)
 
     def fail_unless_exit(self, res, code):
         self.assertEqual(res.returncode, code, f"stdout={res.stdout!r} stderr={res.stderr!r}")

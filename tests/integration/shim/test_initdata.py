@@ -75,7 +75,11 @@ class InitdataTests(CtrTestCase):
                             check=False)
         self.assertNotEqual(res.returncode, 0)
         self.assertIn("md5", res.stderr)
-        self.assertIn("invalid argument", res.stderr)
+        # containerd 1.x appends the gRPC code's name to the message; 2.x keeps the code as the
+        # error's class (errgrpc.ToNative) and ctr prints only the shim's message.
+        if not harness.is_v2_series(ctd.series):
+            self.assertIn("invalid argument", res.stderr)
+        self.assertIn("use sha256, sha384 or sha512", res.stderr)
         self.assert_nothing_left(cid)
 
     def test_not_gzip_is_invalid_argument(self):

@@ -34,8 +34,17 @@ static inline void fx_msleep(int ms)
     ;
 }
 
-/* Start the agent with an OCI runtime; returns 0 or -1 (message on stderr). */
-static inline int fx_start_runtime(struct agent_fixture *f, const char *runtime)
+/* How to start the agent: `netns` (a /run/netns/NAME path, or NULL) runs it in that
+ * network namespace through nsenter; `extra` are more arguments (NULL-terminated, may be
+ * NULL). */
+struct fx_options {
+  const char *runtime;
+  const char *netns;
+  const char *const *extra;
+};
+
+/* Start the agent; returns 0 or -1 (message on stderr). */
+static inline int fx_start_opts(struct agent_fixture *f, const struct fx_options *o)
 {
   memset(f, 0, sizeof(*f));
   strcpy(f->dir, "/tmp/veil-agent-test-XXXXXX");
@@ -44,17 +53,31 @@ static inline int fx_start_runtime(struct agent_fixture *f, const char *runtime)
   snprintf(f->sock, sizeof(f->sock), "%s/agent.sock", f->dir);
   const char *build = getenv("VEIL_BUILD_ROOT");
   char bin[PATH_MAX], listen[PATH_MAX + 64], state[PATH_MAX + 16], rt[PATH_MAX + 16],
-      copy[PATH_MAX + 16];
+      copy[PATH_MAX + 16], net[PATH_MAX + 16];
   snprintf(bin, sizeof(bin), "%s/agent/veil-agent", build ? build : ".");
   snprintf(listen, sizeof(listen), "unix://%s", f->sock);
   snprintf(state, sizeof(state), "%s/state", f->dir);
   snprintf(rt, sizeof(rt), "%s/rt", f->dir);
   snprintf(copy, sizeof(copy), "%s/copy", f->dir);
   mkdir(copy, 0700);
+  const char *argv[32];
+  size_t n = 0;
+  if (o->netns) {
+    snprintf(net, sizeof(net), "--net=%s", o->netns);
+    argv[n++] = "nsenter";
+    argv[n++] = net;
+    argv[n++] = "--";
+  }
+  const char *fixed[] = { bin, "--listen", listen, "--state-dir", state, "--runtime-root", rt,
+                          "--copy-root", copy, "--runtime", o->runtime, "--log-level", "debug" };
+  for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+    argv[n++] = fixed[i];
+  for (size_t i = 0; o->extra && o->extra[i] && n < 31; i++)
+    argv[n++] = o->extra[i];
+  argv[n] = NULL;
   f->pid = fork();
   if (f->pid == 0) {
-    execl(bin, bin, "--listen", listen, "--state-dir", state, "--runtime-root", rt,
-          "--copy-root", copy, "--runtime", runtime, "--log-level", "debug", (char *)NULL);
+    execvp(argv[0], (char *const *)argv);
     _exit(127);
   }
   for (int i = 0; i < 500; i++) {
@@ -76,6 +99,13 @@ static inline int fx_start_runtime(struct agent_fixture *f, const char *runtime)
   }
   fprintf(stderr, "veil-agent did not listen on %s\n", f->sock);
   return -1;
+}
+
+/* Start the agent with an OCI runtime; returns 0 or -1 (message on stderr). */
+static inline int fx_start_runtime(struct agent_fixture *f, const char *runtime)
+{
+  struct fx_options o = { .runtime = runtime };
+  return fx_start_opts(f, &o);
 }
 
 static inline int fx_start(struct agent_fixture *f)

@@ -18,14 +18,18 @@ struct crun_fixture {
   char rootfs[PATH_MAX + 16];
 };
 
-static int setup(void **state)
+/* The network namespace the sysctl test runs its agent in ("" = the host's). */
+static char netns_path[64];
+
+static int setup_with(void **state, const char *netns, const char *const *extra)
 {
   static struct crun_fixture f;
   if (access("/usr/sbin/runc", X_OK) < 0 || access("/bin/busybox", X_OK) < 0) {
     fprintf(stderr, "runc (package runc) and /bin/busybox (busybox-static) are required\n");
     return -1;
   }
-  if (fx_start_runtime(&f.a, "/usr/sbin/runc") < 0)
+  struct fx_options o = { .runtime = "/usr/sbin/runc", .netns = netns, .extra = extra };
+  if (fx_start_opts(&f.a, &o) < 0)
     return -1;
   snprintf(f.rootfs, sizeof(f.rootfs), "%s/rootfs", f.a.dir);
   char p[PATH_MAX + 64];
@@ -49,14 +53,64 @@ static int setup(void **state)
   return 0;
 }
 
+static int setup(void **state)
+{
+  return setup_with(state, NULL, NULL);
+}
+
+/* The agent with a sandbox dir, as the guest's init has: CreateSandbox makes the pod's
+ * shared IPC and UTS namespaces there. */
+static char sandbox_dir[64];
+
+static int setup_with_sandbox_dir(void **state)
+{
+  snprintf(sandbox_dir, sizeof(sandbox_dir), "/tmp/veil-agent-sandbox-%d", (int)getpid());
+  static const char *extra[3];
+  extra[0] = "--sandbox-dir";
+  extra[1] = sandbox_dir;
+  return setup_with(state, NULL, extra);
+}
+
+/* The agent in a network namespace of its own, as in the guest, where the guest's namespace
+ * is the pod's: net.* sysctls written there must not touch the host's. */
+static int setup_in_netns(void **state)
+{
+  char cmd[128];
+  snprintf(netns_path, sizeof(netns_path), "/run/netns/veil-agent-sysctl-%d", (int)getpid());
+  snprintf(cmd, sizeof(cmd), "ip netns add %s", netns_path + strlen("/run/netns/"));
+  if (system(cmd) != 0)
+    return -1;
+  return setup_with(state, netns_path, NULL);
+}
+
 static int teardown(void **state)
 {
   struct crun_fixture *f = *state;
-  return fx_stop(&f->a);
+  int r = fx_stop(&f->a);
+  if (netns_path[0]) {
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "ip netns delete %s", netns_path + strlen("/run/netns/"));
+    if (system(cmd) != 0)
+      r = -1;
+    netns_path[0] = '\0';
+  }
+  if (sandbox_dir[0]) {
+    veil_error_t err = NULL;
+    if (veil_remove_tree(sandbox_dir, &err) < 0) {
+      veil_error_release(&err);
+      r = -1;
+    }
+    sandbox_dir[0] = '\0';
+  }
+  return r;
 }
 
 static bool with_terminal;
+static bool share_pidns; /* CreateContainerRequest.sandbox_pidns */
 static int64_t memory_limit; /* bytes, 0 = none */
+static const char *spec_hostname = "veiltest"; /* Spec.hostname, NULL = none */
+static Grpc__Linux__SysctlEntry **sysctls; /* linux.sysctl, NULL = none */
+static size_t n_sysctls;
 
 /* CreateContainer for `sh -c script` (with a terminal when with_terminal). */
 static int create(struct crun_fixture *f, const char *id, const char *script)
@@ -81,7 +135,7 @@ static int create(struct crun_fixture *f, const char *id, const char *script)
   root.path = f->rootfs;
   spec.process = &proc;
   spec.root = &root;
-  spec.hostname = "veiltest";
+  spec.hostname = (char *)spec_hostname;
   Grpc__Mount proc_m = GRPC__MOUNT__INIT, dev_m = GRPC__MOUNT__INIT;
   proc_m.destination = "/proc";
   proc_m.source = "proc";
@@ -120,8 +174,11 @@ static int create(struct crun_fixture *f, const char *id, const char *script)
     res.memory = &mem;
     lx.resources = &res;
   }
+  lx.sysctl = sysctls;
+  lx.n_sysctl = n_sysctls;
   spec.linux = &lx;
   c.oci = &spec;
+  c.sandbox_pidns = share_pidns;
   return fx_call(&f->a, "CreateContainer", &c.base, NULL, NULL);
 }
 
@@ -200,8 +257,45 @@ static void test_run_busybox_stdout_and_exit_code(void **state)
   assert_string_equal(err, "oops\n");
   free(err);
   assert_int_equal(wait_status(f, "c1", "c1"), 3);
+  /* as kata-agent: a waited process is gone, its output with it */
+  Grpc__ReadStreamRequest gone = GRPC__READ_STREAM_REQUEST__INIT;
+  gone.container_id = "c1";
+  gone.exec_id = "c1";
+  gone.len = 16;
+  assert_int_equal(fx_call(&f->a, "ReadStdout", &gone.base, NULL, NULL), VEIL_GRPC_NOT_FOUND);
+  Grpc__WaitProcessRequest again = GRPC__WAIT_PROCESS_REQUEST__INIT;
+  again.container_id = "c1";
+  again.exec_id = "c1";
+  assert_int_equal(fx_call(&f->a, "WaitProcess", &again.base, NULL, NULL), VEIL_GRPC_NOT_FOUND);
   assert_int_equal(remove_container(f, "c1"), 0);
   assert_int_equal(remove_container(f, "c1"), VEIL_GRPC_NOT_FOUND);
+}
+
+/* The host sends no pid namespace (kata's handlePidNamespace): each container gets its own,
+ * or the pod's first container's with sandbox_pidns (shareProcessNamespace). */
+static void test_pid_namespaces(void **state)
+{
+  struct crun_fixture *f = *state;
+  share_pidns = false;
+  assert_int_equal(create(f, "pod", "exec sleep 1000"), 0);
+  assert_int_equal(start(f, "pod"), 0);
+  assert_int_equal(create(f, "solo", "read c < /proc/1/comm; echo $c"), 0);
+  assert_int_equal(start(f, "solo"), 0);
+  char *out = read_all(f, "ReadStdout", "solo", "solo", 4096);
+  assert_string_equal(out, "sh\n"); /* its own namespace: it is pid 1 there */
+  free(out);
+  share_pidns = true;
+  assert_int_equal(create(f, "shared", "read c < /proc/1/comm; echo $c"), 0);
+  assert_int_equal(start(f, "shared"), 0);
+  out = read_all(f, "ReadStdout", "shared", "shared", 4096);
+  assert_string_equal(out, "sleep\n"); /* the pod's: its pid 1 is the first container */
+  free(out);
+  share_pidns = false;
+  assert_int_equal(wait_status(f, "solo", "solo"), 0);
+  assert_int_equal(wait_status(f, "shared", "shared"), 0);
+  assert_int_equal(remove_container(f, "shared"), 0);
+  assert_int_equal(remove_container(f, "solo"), 0);
+  assert_int_equal(remove_container(f, "pod"), 0);
 }
 
 static void test_exec_and_signals(void **state)
@@ -376,15 +470,113 @@ static void test_oom_event(void **state)
   assert_int_equal(remove_container(f, "oom1"), 0);
 }
 
+/* containerd 2.x's CRI sends net.ipv4.ip_unprivileged_port_start and ping_group_range for
+ * every container; an OCI runtime refuses net.* sysctls for a container without a network
+ * namespace of its own (runc: "not allowed in host network namespace"). The agent writes them
+ * in its namespace (the pod's) and keeps the IPC one for the runtime. */
+static void test_net_sysctls_in_the_pod_namespace(void **state)
+{
+  struct crun_fixture *f = *state;
+  char *host_before = NULL;
+  size_t len = 0;
+  veil_error_t err = NULL;
+  assert_int_equal(veil_read_file("/proc/sys/net/ipv4/ping_group_range", 256, &host_before, &len,
+                                  &err), 0);
+  Grpc__Linux__SysctlEntry e[3];
+  Grpc__Linux__SysctlEntry *ep[3];
+  const char *kv[3][2] = { { "net.ipv4.ping_group_range", "0 2147483647" },
+                           { "net.ipv4.ip_unprivileged_port_start", "0" },
+                           { "kernel.shmmni", "1234" } };
+  for (int i = 0; i < 3; i++) {
+    grpc__linux__sysctl_entry__init(&e[i]);
+    e[i].key = (char *)kv[i][0];
+    e[i].value = (char *)kv[i][1];
+    ep[i] = &e[i];
+  }
+  sysctls = ep;
+  n_sysctls = 3;
+  int r = create(f, "sys", "cat /proc/sys/net/ipv4/ping_group_range "
+                           "/proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shmmni");
+  sysctls = NULL;
+  n_sysctls = 0;
+  assert_int_equal(r, 0);
+  assert_int_equal(start(f, "sys"), 0);
+  char *out = read_all(f, "ReadStdout", "sys", "sys", 4096);
+  assert_string_equal(out, "0\t2147483647\n0\n1234\n");
+  free(out);
+  assert_int_equal(wait_status(f, "sys", "sys"), 0);
+  assert_int_equal(remove_container(f, "sys"), 0);
+  char *host_after = NULL;
+  assert_int_equal(veil_read_file("/proc/sys/net/ipv4/ping_group_range", 256, &host_after, &len,
+                                  &err), 0);
+  assert_string_equal(host_after, host_before);
+  free(host_before);
+  free(host_after);
+
+  /* a sysctl the kernel does not have fails the create, naming it */
+  Grpc__Linux__SysctlEntry bad = GRPC__LINUX__SYSCTL_ENTRY__INIT;
+  bad.key = "net.ipv4.no_such_sysctl";
+  bad.value = "1";
+  Grpc__Linux__SysctlEntry *badp = &bad;
+  sysctls = &badp;
+  n_sysctls = 1;
+  r = create(f, "bad", "true");
+  sysctls = NULL;
+  n_sysctls = 0;
+  assert_int_equal(r, VEIL_GRPC_INVALID_ARGUMENT);
+  assert_int_equal(remove_container(f, "bad"), VEIL_GRPC_NOT_FOUND);
+}
+
+/* Containers of one pod share its IPC and UTS namespaces (kata-agent's shared namespaces):
+ * both see the same namespaces, not the agent's, and the pod's hostname from CreateSandbox.
+ * DestroySandbox releases them. */
+static void test_pod_shares_ipc_and_uts(void **state)
+{
+  struct crun_fixture *f = *state;
+  Grpc__CreateSandboxRequest sb = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+  sb.sandbox_id = "pod1";
+  sb.hostname = "podhost";
+  assert_int_equal(fx_call(&f->a, "CreateSandbox", &sb.base, NULL, NULL), 0);
+  char ipc_file[128];
+  snprintf(ipc_file, sizeof(ipc_file), "%s/ns/ipc", sandbox_dir);
+  assert_int_equal(access(ipc_file, F_OK), 0);
+  spec_hostname = NULL;
+  const char *script = "readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; hostname";
+  char *out[2];
+  const char *ids[2] = { "pause", "app" };
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(create(f, ids[i], script), 0);
+    assert_int_equal(start(f, ids[i]), 0);
+    out[i] = read_all(f, "ReadStdout", ids[i], ids[i], 4096);
+    assert_int_equal(wait_status(f, ids[i], ids[i]), 0);
+  }
+  spec_hostname = "veiltest";
+  assert_string_equal(out[0], out[1]);
+  char own_ipc[64] = "";
+  assert_true(readlink("/proc/self/ns/ipc", own_ipc, sizeof(own_ipc) - 1) > 0);
+  assert_null(strstr(out[0], own_ipc));
+  assert_non_null(strstr(out[0], "\npodhost\n"));
+  free(out[0]);
+  free(out[1]);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(remove_container(f, ids[i]), 0);
+  Grpc__DestroySandboxRequest d = GRPC__DESTROY_SANDBOX_REQUEST__INIT;
+  assert_int_equal(fx_call(&f->a, "DestroySandbox", &d.base, NULL, NULL), 0);
+  assert_int_equal(access(ipc_file, F_OK), -1);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_run_busybox_stdout_and_exit_code, setup, teardown),
     cmocka_unit_test_setup_teardown(test_exec_and_signals, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pid_namespaces, setup, teardown),
     cmocka_unit_test_setup_teardown(test_signal_all_processes, setup, teardown),
     cmocka_unit_test_setup_teardown(test_stats_and_pause, setup, teardown),
     cmocka_unit_test_setup_teardown(test_terminal_and_resize, setup, teardown),
     cmocka_unit_test_setup_teardown(test_oom_event, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_net_sysctls_in_the_pod_namespace, setup_in_netns, teardown),
+    cmocka_unit_test_setup_teardown(test_pod_shares_ipc_and_uts, setup_with_sandbox_dir, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* veil-agent parts tested directly: grpc.Spec -> config.json (golden file),
- * the policy parser, initdata images, mount options, virtio-serial port lookup
+ * the policy parser, initdata images, mount options, network field syntax, virtio-serial
+ * port lookup
  * (on a fake sysfs tree: the real one exists only in the guest). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,17 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "agent/channel.h"
 #include "agent/guest_init.h"
+#include "agent/net_parse.h"
 #include "agent/policy.h"
 #include "agent/spec_json.h"
 #include "agent/storage.h"
+#include "agent/sysctl.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "common/initdata.h"
 
 static char *golden_path(const char *name)
 {
@@ -266,6 +271,8 @@ static unsigned char *make_initdata(const char *data, size_t *len)
   return img;
 }
 
+/* What the agent reports for an image the host wrote: the digest of the TOML as read back by
+ * the shared contract (common/initdata.h), in the GetGuestDetails feature form. */
 static void test_initdata_digest(void **state)
 {
   (void)state;
@@ -275,15 +282,15 @@ static void test_initdata_digest(void **state)
   size_t len;
   unsigned char *img = make_initdata(toml, &len);
   veil_error_t err = NULL;
-  char *t = NULL;
-  size_t tl = 0;
-  char *d = initdata_digest_image(img, len, &t, &tl, &err);
-  assert_non_null(d);
-  assert_string_equal(d, "sha256:ec432606698641f33d970e8ba0655ec98ee420d10078c18ba13c18c0753d4f5c");
-  assert_int_equal(tl, strlen(toml));
-  assert_memory_equal(t, toml, tl);
-  free(d);
-  free(t);
+  struct veil_initdata *d = NULL;
+  if (veil_initdata_from_image(img, len, &d, &err) < 0)
+    fail_msg("%s", err->msg);
+  char *f = veil_initdata_digest_feature(d->algorithm, d->digest, d->digest_len);
+  assert_string_equal(f, "initdata-digest=sha256:ec432606698641f33d970e8ba0655ec98ee420d10078c18ba13c18c0753d4f5c");
+  assert_int_equal(d->toml_len, strlen(toml));
+  assert_memory_equal(d->toml, toml, d->toml_len);
+  free(f);
+  veil_initdata_free(d);
   free(img);
 }
 
@@ -291,24 +298,27 @@ static void test_initdata_rejects_bad_images(void **state)
 {
   (void)state;
   veil_error_t err = NULL;
+  struct veil_initdata *d = NULL;
   size_t len;
-  unsigned char *img = make_initdata("algorithm = \"md5\"\n", &len);
-  assert_null(initdata_digest_image(img, len, NULL, NULL, &err));
+  unsigned char *img = make_initdata("version = \"0.1.0\"\nalgorithm = \"md5\"\n", &len);
+  assert_int_equal(veil_initdata_from_image(img, len, &d, &err), -1);
   assert_non_null(strstr(err->msg, "md5"));
   veil_error_release(&err);
   free(img);
   img = make_initdata("version = \"0.1.0\"\n", &len);
-  assert_null(initdata_digest_image(img, len, NULL, NULL, &err));
+  assert_int_equal(veil_initdata_from_image(img, len, &d, &err), -1);
   assert_non_null(strstr(err->msg, "algorithm"));
   veil_error_release(&err);
   /* a length larger than the image */
   img[8] = 0xff, img[9] = 0xff, img[10] = 0x0f;
-  assert_null(initdata_digest_image(img, len, NULL, NULL, &err));
+  assert_int_equal(veil_initdata_from_image(img, len, &d, &err), -1);
   veil_error_release(&err);
   /* wrong magic */
   img[0] = 'X';
-  assert_null(initdata_digest_image(img, len, NULL, NULL, &err));
+  assert_int_equal(veil_initdata_from_image(img, len, &d, &err), -1);
+  assert_non_null(strstr(err->msg, "magic"));
   veil_error_release(&err);
+  assert_null(d);
   free(img);
 }
 
@@ -329,6 +339,92 @@ static void test_mount_options_and_paths(void **state)
   assert_false(agent_path_is_clean("/run/.."));
   assert_false(agent_path_is_clean("run/x"));
   assert_false(agent_path_is_clean(""));
+}
+
+static void test_sysctl_names(void **state)
+{
+  (void)state;
+  char path[AGENT_SYSCTL_KEY_MAX + 1];
+  assert_true(agent_sysctl_path("net.ipv4.ping_group_range", path, sizeof(path)));
+  assert_string_equal(path, "net/ipv4/ping_group_range");
+  /* the slashed form keeps dots inside components (an interface eth0.100) */
+  assert_true(agent_sysctl_path("net/ipv4/conf/eth0.100/rp_filter", path, sizeof(path)));
+  assert_string_equal(path, "net/ipv4/conf/eth0.100/rp_filter");
+  const char *bad[] = { "", "net..ipv4", ".net.ipv4", "net.ipv4.", "net/../../etc/passwd",
+                        "net/./x", "net/ipv4/", "/net/ipv4", "net.ipv4.a b", "net.ipv4.x\n" };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    assert_false(agent_sysctl_key_valid(bad[i]));
+  char longkey[AGENT_SYSCTL_KEY_MAX + 2];
+  memset(longkey, 'a', sizeof(longkey) - 1);
+  longkey[sizeof(longkey) - 1] = '\0';
+  assert_false(agent_sysctl_key_valid(longkey));
+}
+
+static void test_net_sysctls_written_and_removed(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/veil-agent-procsys-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char p[PATH_MAX];
+  veil_error_t err = NULL;
+  snprintf(p, sizeof(p), "%s/net/ipv4", dir);
+  assert_int_equal(veil_mkdir_p(p, 0755, &err), 0);
+  snprintf(p, sizeof(p), "%s/net/ipv4/ping_group_range", dir);
+  assert_int_equal(veil_write_file_atomic(p, "1\t0\n", 4, 0644, &err), 0);
+  snprintf(p, sizeof(p), "%s/net/ipv4/ip_unprivileged_port_start", dir);
+  assert_int_equal(veil_write_file_atomic(p, "1024\n", 5, 0644, &err), 0);
+  json_error_t je;
+  json_t *config = json_loads("{\"linux\":{\"sysctl\":{\"net.ipv4.ping_group_range\":\"0 2147483647\","
+                              "\"net.ipv4.ip_unprivileged_port_start\":\"0\",\"kernel.shmmax\":\"4096\"}}}",
+                              0, &je);
+  assert_non_null(config);
+  assert_int_equal(agent_apply_net_sysctls(config, dir, &err), 0);
+  char *got = NULL;
+  size_t len = 0;
+  snprintf(p, sizeof(p), "%s/net/ipv4/ping_group_range", dir);
+  assert_int_equal(veil_read_file(p, 4096, &got, &len, &err), 0);
+  assert_string_equal(got, "0 2147483647");
+  free(got);
+  snprintf(p, sizeof(p), "%s/net/ipv4/ip_unprivileged_port_start", dir);
+  assert_int_equal(veil_read_file(p, 4096, &got, &len, &err), 0);
+  assert_string_equal(got, "0");
+  free(got);
+  /* net.* is gone from what the OCI runtime sees; the IPC sysctl stays for it */
+  json_t *sysctl = json_object_get(json_object_get(config, "linux"), "sysctl");
+  assert_int_equal(json_object_size(sysctl), 1);
+  assert_non_null(json_object_get(sysctl, "kernel.shmmax"));
+  json_decref(config);
+
+  /* a sysctl the kernel does not have: InvalidArgument naming it */
+  config = json_loads("{\"linux\":{\"sysctl\":{\"net.ipv4.no_such_thing\":\"1\"}}}", 0, &je);
+  assert_int_equal(agent_apply_net_sysctls(config, dir, &err), -1);
+  assert_int_equal(veil_error_grpc_code(err), VEIL_GRPC_INVALID_ARGUMENT);
+  assert_non_null(strstr(err->msg, "net.ipv4.no_such_thing"));
+  assert_non_null(strstr(err->msg, "no such sysctl"));
+  veil_error_release(&err);
+  json_decref(config);
+
+  /* a path out of /proc/sys is refused before anything is opened */
+  config = json_loads("{\"linux\":{\"sysctl\":{\"net/../../../tmp/x\":\"1\"}}}", 0, &je);
+  assert_int_equal(agent_apply_net_sysctls(config, dir, &err), -1);
+  assert_non_null(strstr(err->msg, "not a sysctl name"));
+  veil_error_release(&err);
+  json_decref(config);
+
+  /* a symlink planted under the tree is not followed */
+  snprintf(p, sizeof(p), "%s/net/ipv4/link", dir);
+  char target[PATH_MAX];
+  snprintf(target, sizeof(target), "%s/outside", dir);
+  assert_int_equal(veil_write_file_atomic(target, "x", 1, 0644, &err), 0);
+  assert_int_equal(symlink(target, p), 0);
+  config = json_loads("{\"linux\":{\"sysctl\":{\"net.ipv4.link\":\"1\"}}}", 0, &je);
+  assert_int_equal(agent_apply_net_sysctls(config, dir, &err), -1);
+  veil_error_release(&err);
+  json_decref(config);
+  assert_int_equal(veil_read_file(target, 16, &got, &len, &err), 0);
+  assert_string_equal(got, "x");
+  free(got);
+  assert_int_equal(veil_remove_tree(dir, &err), 0);
 }
 
 static void test_channel_find_fake_sysfs(void **state)
@@ -363,6 +459,50 @@ static void test_channel_find_fake_sysfs(void **state)
   veil_remove_tree(dir, &err);
 }
 
+static void test_net_field_syntax(void **state)
+{
+  (void)state;
+  uint8_t mac[6];
+  assert_true(agent_parse_mac("02:42:AC:11:0:2", mac));
+  assert_int_equal(mac[2], 0xac);
+  assert_int_equal(mac[4], 0);
+  static const char *bad_macs[] = { "", "02:42:ac:11:00", "02:42:ac:11:00:02:03", "02-42-ac-11-00-02",
+                                    "02:42:ac:11:00:2g", "002:42:ac:11:00:02", "02:42:ac:11:00:02 " };
+  for (size_t i = 0; i < sizeof(bad_macs) / sizeof(bad_macs[0]); i++)
+    assert_false(agent_parse_mac(bad_macs[i], mac));
+  struct agent_ip ip;
+  assert_true(agent_parse_cidr("10.0.0.0/24", &ip));
+  assert_int_equal(ip.family, AF_INET);
+  assert_int_equal(ip.prefix, 24);
+  assert_true(agent_parse_cidr("fd00::1", &ip));
+  assert_int_equal(ip.family, AF_INET6);
+  assert_int_equal(ip.prefix, -1);
+  assert_true(agent_parse_cidr("::/0", &ip));
+  assert_int_equal(ip.prefix, 0);
+  static const char *bad_cidrs[] = { "", "10.0.0.0/33", "fd00::/129", "10.0.0/8", "010.0.0.1",
+                                     "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/2x", "[fd00::1]",
+                                     "fe80::1%eth0", "10.0.0.1 " };
+  for (size_t i = 0; i < sizeof(bad_cidrs) / sizeof(bad_cidrs[0]); i++)
+    assert_false(agent_parse_cidr(bad_cidrs[i], &ip));
+  int prefix;
+  assert_true(agent_parse_prefix("128", AF_INET6, &prefix));
+  assert_false(agent_parse_prefix("128", AF_INET, &prefix));
+  assert_false(agent_parse_prefix("", AF_INET, &prefix));
+  assert_true(agent_ifname_valid("eth0"));
+  assert_true(agent_ifname_valid("a-15-char-name_"));
+  static const char *bad_names[] = { "", ".", "..", "a/b", "eth0:1", "eth 0", "sixteen-chars-xx" };
+  for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
+    assert_false(agent_ifname_valid(bad_names[i]));
+  char hw[AGENT_NET_HW_TEXT], text[AGENT_NET_MAX_ADDR_TEXT];
+  agent_format_hw(mac, 6, hw);
+  assert_string_equal(hw, "02:42:ac:11:00:02");
+  agent_format_hw(mac, 0, hw);
+  assert_string_equal(hw, "");
+  assert_true(agent_parse_ip("fd00::a", &ip));
+  agent_format_ip(ip.family, ip.bytes, 64, true, text);
+  assert_string_equal(text, "fd00::a/64");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -373,6 +513,9 @@ int main(void)
     cmocka_unit_test(test_initdata_rejects_bad_images),
     cmocka_unit_test(test_mount_options_and_paths),
     cmocka_unit_test(test_channel_find_fake_sysfs),
+    cmocka_unit_test(test_net_field_syntax),
+    cmocka_unit_test(test_sysctl_names),
+    cmocka_unit_test(test_net_sysctls_written_and_removed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

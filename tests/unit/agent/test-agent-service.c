@@ -87,8 +87,8 @@ static void test_malformed_protobuf_invalid_argument(void **state)
 static void test_unimplemented(void **state)
 {
   struct agent_fixture *f = *state;
-  Grpc__UpdateInterfaceRequest u = GRPC__UPDATE_INTERFACE_REQUEST__INIT;
-  assert_int_equal(fx_call(f, "UpdateInterface", &u.base, NULL, NULL), VEIL_GRPC_UNIMPLEMENTED);
+  Grpc__GetIPTablesRequest g = GRPC__GET_IPTABLES_REQUEST__INIT;
+  assert_int_equal(fx_call(f, "GetIPTables", &g.base, NULL, NULL), VEIL_GRPC_UNIMPLEMENTED);
   assert_int_equal(fx_call_raw(f, "grpc.AgentService", "NoSuchMethod", NULL, 0, NULL, NULL, NULL),
                    VEIL_GRPC_UNIMPLEMENTED);
 }

@@ -58,6 +58,8 @@ static void test_dev_defaults(void **state)
   assert_string_equal(c->machine_type, "q35");
   assert_string_equal(c->backend, "qemu");
   assert_string_equal(c->run_dir, "/run/veil");
+  assert_string_equal(c->agent_channel, "vsock");
+  assert_string_equal(c->vhost_user_vsock_path, "/usr/local/libexec/veil/vhost-device-vsock");
   assert_true(c->hardening);
   assert_false(c->debug);
   assert_non_null(c->enable_annotations);
@@ -76,6 +78,7 @@ static void test_snp_defaults(void **state)
   assert_string_equal(c->accel, "kvm");
   assert_string_equal(c->shared_fs, "none");
   assert_int_equal(c->dial_timeout_s, 90);
+  assert_string_equal(c->agent_channel, "vsock");  /* every profile */
 }
 
 /* Parse json, expect failure mentioning every needle. */
@@ -118,6 +121,10 @@ static void test_strict_errors(void **state)
   expect_error("{\"profile\":\"dev\",\"run_dir\":\"/run/a,b\"}", "`run_dir`", "comma");
   expect_error("{\"profile\":\"dev\",\"kernel\":\"/a\\u0000b\"}", "line 1", "u0000");
   expect_error("{\"profile\":\"dev\",\"shared_fs\":\"virtio-fs\"}", "`shared_fs`", "not implemented");
+  expect_error("{\"profile\":\"snp\",\"agent_channel\":\"serial\"}", "`agent_channel`", "\"virtio-serial\"");
+  expect_error("{\"profile\":\"dev\",\"vhost_user_vsock_path\":\"vhost-device-vsock\"}", "`vhost_user_vsock_path`",
+               "absolute path");
+  expect_error("{\"profile\":\"dev\",\"vhost_user_vsock_path\":\"\"}", "`vhost_user_vsock_path`", "absolute path");
 }
 
 static void test_missing_file(void **state)

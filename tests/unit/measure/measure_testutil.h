@@ -1,5 +1,5 @@
-/* Helpers shared by the measurement unit tests: the shared test-data dir, a scratch dir,
- * and regenerating inputs with the Python generators in testdata/measure/. */
+/* Helpers shared by the measurement unit tests: the vectors in tests/data/measure, a scratch
+ * dir, running a program; the inputs themselves come from measure_inputs.h. */
 #ifndef VEIL_TESTS_MEASURE_TESTUTIL_H
 #define VEIL_TESTS_MEASURE_TESTUTIL_H
 
@@ -11,21 +11,18 @@
 
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "measure_inputs.h"
 
 #define MEASURE_PYTHON "/usr/bin/python3"
 #define DEBIAN_OVMF "/usr/share/ovmf/OVMF.fd"
 
-/* testdata/measure in the shared dir: $VEIL_SHARED_DIR, else ../shared next to the source root. */
-static inline const char *measure_data_dir(void)
+/* A file of tests/data/measure (the vectors) in the source tree: static storage. */
+static inline const char *measure_data_file(const char *name)
 {
-  static char dir[2048];
-  const char *shared = getenv("VEIL_SHARED_DIR");
+  static char path[4096];
   const char *src = getenv("VEIL_SOURCE_ROOT");
-  if (shared && *shared)
-    snprintf(dir, sizeof(dir), "%s/testdata/measure", shared);
-  else
-    snprintf(dir, sizeof(dir), "%s/../shared/testdata/measure", src ? src : ".");
-  return dir;
+  snprintf(path, sizeof(path), "%s/tests/data/measure/%s", src ? src : ".", name);
+  return path;
 }
 
 /* A fresh scratch directory (removed with measure_rmdir). */
@@ -62,19 +59,6 @@ static inline int measure_run(char *const argv[])
   if (waitpid(pid, &status, 0) < 0)
     return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Run a generator script of testdata/measure with extra arguments. */
-static inline int measure_gen(const char *script, const char *const *args)
-{
-  char path[4096];
-  snprintf(path, sizeof(path), "%s/%s", measure_data_dir(), script);
-  char *argv[24] = { (char *)MEASURE_PYTHON, path };
-  size_t n = 2;
-  for (; args[n - 2] && n < 23; n++)
-    argv[n] = (char *)args[n - 2];
-  argv[n] = NULL;
-  return measure_run(argv);
 }
 
 /* Read a whole file into a malloc'd buffer (NULL on error). */

@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "hypervisor/measure_bytes.h"
+#include "measure/measure_bytes.h"
 #include "measure_testutil.h"
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)
@@ -92,8 +92,7 @@ static char *path_in_tmp(const char *name)
 static char *synth_firmware(const char *name, bool tdx)
 {
   char *p = path_in_tmp(name);
-  const char *args[] = { "--seed", "fw-A", "--size", "524288", "--out", p, tdx ? "--tdx" : NULL, NULL };
-  assert_int_equal(measure_gen("synth_fw.py", args), 0);
+  assert_int_equal(synth_fw_write(p, &(struct synth_fw){ .seed = "fw-A", .size = 524288, .tdx = tdx }), 0);
   return p;
 }
 
@@ -189,10 +188,8 @@ static void test_config_snp_with_initdata(void **state)
   (void)state;
   cleanup_free char *fw = synth_firmware("snp.fw", false);
   cleanup_free char *kernel = path_in_tmp("k1"), *initrd = path_in_tmp("i1");
-  const char *ka[] = { "--seed", "k1", "--size", "1048699", "--out", kernel, NULL };
-  const char *ia[] = { "--seed", "i1", "--size", "300001", "--out", initrd, NULL };
-  assert_int_equal(measure_gen("gen_blob.py", ka), 0);
-  assert_int_equal(measure_gen("gen_blob.py", ia), 0);
+  assert_int_equal(measure_write_blob(kernel, "k1", 1048699), 0);
+  assert_int_equal(measure_write_blob(initrd, "i1", 300001), 0);
   cleanup_free char *cfg = path_in_tmp("snp.json"), *text = NULL;
   assert_true(asprintf(&text, "{\"profile\":\"snp\",\"firmware\":\"%s\",\"kernel\":\"%s\","
                               "\"initrd\":\"%s\",\"kernel_params\":\"console=ttyS0 root=/dev/vda1 ro\","

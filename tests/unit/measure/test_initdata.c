@@ -10,8 +10,8 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
-#include "hypervisor/initdata.h"
-#include "hypervisor/measure_bytes.h"
+#include "measure/initdata.h"
+#include "measure/measure_bytes.h"
 #include "measure_testutil.h"
 
 VEIL_DEFINE_CLEANUP(struct veil_initdata, veil_initdata_free)
@@ -203,25 +203,27 @@ static void test_binding(void **state)
   cleanup_free char *b64 = NULL;
   cleanup_error veil_error_t err = NULL;
   /* SNP host-data: 32 bytes, sha384 truncated */
-  assert_int_equal(veil_initdata_binding(VEIL_PROFILE_SNP, d384, 48, out, &len, &b64, &err), 0);
+  assert_int_equal(veil_initdata_binding(VEIL_TEE_SNP, d384, 48, out, &len, &b64, &err), 0);
   assert_int_equal(len, 32);
   assert_memory_equal(out, d384, 32);
   assert_string_equal(b64, "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=");
   free(b64);
   b64 = NULL;
   /* TDX mrconfigid: 48 bytes, sha256 zero-padded */
-  assert_int_equal(veil_initdata_binding(VEIL_PROFILE_TDX, d384, 32, out, &len, &b64, &err), 0);
+  assert_int_equal(veil_initdata_binding(VEIL_TEE_TDX, d384, 32, out, &len, &b64, &err), 0);
   assert_int_equal(len, 48);
   assert_memory_equal(out, d384, 32);
   static const uint8_t zero[16];
   assert_memory_equal(out + 32, zero, 16);
   assert_int_equal(strlen(b64), 64);
-  /* dev: nothing bound; SEV/SEV-ES/SE: no field to bind to */
-  assert_int_equal(veil_initdata_binding(VEIL_PROFILE_DEV, d384, 48, out, &len, NULL, &err), 0);
-  assert_int_equal(len, 0);
-  assert_int_equal(veil_initdata_binding(VEIL_PROFILE_SEV_ES, d384, 48, out, &len, NULL, &err), -1);
-  assert_int_equal(err->status, ENOTSUP);
-  assert_non_null(strstr(err->msg, "sev-es"));
+  /* SEV/SEV-ES/SE: no field to bind to */
+  const enum veil_tee refuse[] = { VEIL_TEE_SEV, VEIL_TEE_SEV_ES, VEIL_TEE_SE };
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(veil_initdata_binding(refuse[i], d384, 48, out, &len, NULL, &err), -1);
+    assert_int_equal(err->status, ENOTSUP);
+    assert_non_null(strstr(err->msg, veil_tee_name(refuse[i])));
+    veil_error_release(&err);
+  }
 }
 
 static void test_disk_image(void **state)

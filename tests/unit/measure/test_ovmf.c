@@ -9,16 +9,16 @@
 
 #include <errno.h>
 
-#include "hypervisor/measure.h"
-#include "hypervisor/measure_bytes.h"
-#include "hypervisor/ovmf.h"
-#include "hypervisor/sev_hashes.h"
-#include "hypervisor/tdvf.h"
+#include "measure/measure.h"
+#include "measure/measure_bytes.h"
+#include "measure/ovmf.h"
+#include "measure/sev_hashes.h"
+#include "measure/tdvf.h"
 #include "measure_testutil.h"
 
 enum { SIZE = 524288, ASEV_OFF = 0x600, TDVF_OFF = 0x900 };
 
-static unsigned char *synth; /* synth_fw.py --tdx image */
+static unsigned char *synth; /* synth_fw_build() with a TDVF descriptor */
 static size_t synth_len;
 static unsigned char *debian;
 static size_t debian_len;
@@ -26,15 +26,9 @@ static size_t debian_len;
 static int setup(void **state)
 {
   (void)state;
-  char *tmp = measure_tmpdir();
-  if (!tmp)
-    return -1;
-  char out[4096];
-  snprintf(out, sizeof(out), "%s/fw.bin", tmp);
-  const char *args[] = { "--seed", "fw-A", "--size", "524288", "--tdx", "--out", out, NULL };
-  int rc = measure_gen("synth_fw.py", args);
-  synth = rc == 0 ? measure_slurp(out, &synth_len) : NULL;
-  measure_rmdir(tmp);
+  const struct synth_fw fw = { .seed = "fw-A", .size = SIZE, .tdx = true };
+  synth = synth_fw_build(&fw);
+  synth_len = fw.size;
   debian = measure_slurp(DEBIAN_OVMF, &debian_len);
   return synth && debian ? 0 : -1;
 }

@@ -10,9 +10,9 @@
 
 #include <errno.h>
 
-#include "hypervisor/measure.h"
-#include "hypervisor/measure_bytes.h"
-#include "hypervisor/measure_tdx.h"
+#include "measure/measure.h"
+#include "measure/measure_bytes.h"
+#include "measure/measure_tdx.h"
 #include "measure_testutil.h"
 
 static char *tmp;
@@ -162,8 +162,7 @@ static void test_rtmrs_match_event_log(void **state)
   cleanup_free char *fw = tmp_path("tdx.fw");
   write_bytes(kernel, pe, sizeof(pe));
   write_bytes(initrd, "initrd contents\n", 16);
-  const char *args[] = { "--seed", "fw-A", "--size", "524288", "--tdx", "--out", fw, NULL };
-  assert_int_equal(measure_gen("synth_fw.py", args), 0);
+  assert_int_equal(synth_fw_write(fw, &(struct synth_fw){ .seed = "fw-A", .size = 524288, .tdx = true }), 0);
   osslsigncode_digest(kernel, digest);
   char digest_hex[97], r1[97], r2[97], got[97];
   veil_hex(digest, 48, digest_hex);
@@ -224,8 +223,7 @@ static void test_non_pe_kernel(void **state)
   (void)state;
   cleanup_free char *kernel = tmp_path("blob"), *fw = tmp_path("tdx2.fw");
   write_bytes(kernel, "not a kernel", 12);
-  const char *args[] = { "--seed", "fw-B", "--size", "524288", "--tdx", "--out", fw, NULL };
-  assert_int_equal(measure_gen("synth_fw.py", args), 0);
+  assert_int_equal(synth_fw_write(fw, &(struct synth_fw){ .seed = "fw-B", .size = 524288, .tdx = true }), 0);
   struct veil_measure_input in = { .mode = VEIL_MEASURE_TDX, .firmware = fw, .kernel = kernel,
                                    .cmdline = "console=hvc0" };
   struct veil_measure_result r;

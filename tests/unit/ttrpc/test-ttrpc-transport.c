@@ -115,43 +115,6 @@ static void test_dial_unix_and_fd(void **state)
   close(lfd);
 }
 
-/* Parsing only: these never reach socket(AF_VSOCK). */
-static void test_vsock_address_parsing(void **state)
-{
-  (void)state;
-  unsigned cid = 0, port = 0;
-  veil_error_t err = NULL;
-  assert_int_equal(ttrpc_parse_vsock("3:1024", &cid, &port, &err), 0);
-  assert_int_equal(cid, 3);
-  assert_int_equal(port, 1024);
-  assert_int_equal(ttrpc_parse_vsock("4294967295:4294967295", &cid, &port, &err), 0);
-  assert_int_equal(cid, 4294967295u);
-  const char *bad[] = { "", "3", ":1", "3:", "x:1", "3:1x", "4294967296:1", "-1:2", "3:1:2" };
-  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    assert_int_equal(ttrpc_parse_vsock(bad[i], &cid, &port, &err), -1);
-    assert_non_null(strstr(err->msg, "vsock://CID:PORT"));
-    veil_error_release(&err);
-  }
-  /* ttrpc_dial rejects bad vsock addresses before creating a socket */
-  assert_int_equal(ttrpc_dial("vsock://nope", 100, &err), -1);
-  assert_int_equal(err->status, EINVAL);
-  veil_error_release(&err);
-  char *path = NULL;
-  assert_int_equal(ttrpc_parse_hvsock("/run/vm/fc.vsock:1024", &path, &port, &err), 0);
-  assert_string_equal(path, "/run/vm/fc.vsock");
-  assert_int_equal(port, 1024);
-  free(path);
-  assert_int_equal(ttrpc_parse_hvsock("/a:b/c.sock:7", &path, &port, &err), 0);
-  assert_string_equal(path, "/a:b/c.sock");
-  free(path);
-  const char *hbad[] = { "", "/x.sock", ":5", "/x.sock:", "/x.sock:p" };
-  for (size_t i = 0; i < sizeof(hbad) / sizeof(hbad[0]); i++) {
-    assert_int_equal(ttrpc_parse_hvsock(hbad[i], &path, &port, &err), -1);
-    assert_non_null(strstr(err->msg, "hvsock:///path"));
-    veil_error_release(&err);
-  }
-}
-
 /* Fake Firecracker vsock muxer: reads "CONNECT <port>\n", answers per mode,
  * then (mode 0) echoes one ttrpc-sized blob to show the stream is intact. */
 struct fake_fc {
@@ -285,7 +248,6 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_listen_unix_mode_and_errors),
     cmocka_unit_test(test_dial_unix_and_fd),
-    cmocka_unit_test(test_vsock_address_parsing),
     cmocka_unit_test(test_hvsock_handshake_fake_firecracker),
     cmocka_unit_test(test_hvsock_handshake_timeout),
     cmocka_unit_test(test_server_on_open_stream),

@@ -1,8 +1,9 @@
-/* vsock/ agent client: address parsing, response bounds against a fake hostile agent (a real
+/* vsock/ agent client: response bounds against a fake hostile agent (a real
  * ttrpc server whose handlers misbehave on purpose: the real veil-agent never does, and the
  * host must survive a compromised guest), and veil_agent_dial_ready's retries. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,71 +16,7 @@
 #include <cmocka.h>
 
 #include "common/cleanup.h"
-#include "vsock/agent_address.h"
 #include "vsock/agent_client.h"
-
-/* ---- addresses ---- */
-
-static void address_valid_forms(void **state)
-{
-  (void)state;
-  cleanup_error veil_error_t err = NULL;
-  struct veil_agent_address a;
-  assert_int_equal(veil_agent_address_parse("vsock://3:1024", &a, &err), 0);
-  assert_int_equal(a.transport, VEIL_AGENT_VSOCK);
-  assert_int_equal(a.cid, 3);
-  assert_int_equal(a.port, 1024);
-  cleanup_free char *d1 = veil_agent_address_to_dial(&a, &err);
-  assert_string_equal(d1, "vsock://3:1024");
-  veil_agent_address_clear(&a);
-
-  assert_int_equal(veil_agent_address_parse("vsock://4294967295:1", &a, &err), 0);
-  assert_int_equal(a.cid, 4294967295u);
-  veil_agent_address_clear(&a);
-
-  assert_int_equal(veil_agent_address_parse("hvsock:///run/vm/kata.hvsock:1024", &a, &err), 0);
-  assert_int_equal(a.transport, VEIL_AGENT_HVSOCK);
-  assert_string_equal(a.path, "/run/vm/kata.hvsock");
-  assert_int_equal(a.port, 1024);
-  cleanup_free char *d2 = veil_agent_address_to_dial(&a, &err);
-  assert_string_equal(d2, "hvsock:///run/vm/kata.hvsock:1024");
-  veil_agent_address_clear(&a);
-
-  assert_int_equal(veil_agent_address_parse("unix:///run/veil/x/agent.sock", &a, &err), 0);
-  assert_int_equal(a.transport, VEIL_AGENT_UNIX);
-  assert_string_equal(a.path, "/run/veil/x/agent.sock");
-  cleanup_free char *d3 = veil_agent_address_to_dial(&a, &err);
-  assert_string_equal(d3, "unix:///run/veil/x/agent.sock");
-  veil_agent_address_clear(&a);
-}
-
-static void address_invalid_forms_are_named(void **state)
-{
-  (void)state;
-  static const char *bad[] = {
-    "", "vsock://", "vsock://3", "vsock://3:", "vsock://:1024", "vsock://-1:1024",
-    "vsock://3:4294967296", "vsock://3:10x", "vsock://99999999999:1", "hvsock://rel/path:1",
-    "hvsock:///abs/path", "hvsock:///abs/path:", "hvsock://:5", "unix://", "unix://relative",
-    "tcp://1.2.3.4:5", "/bare/path",
-  };
-  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    cleanup_error veil_error_t err = NULL;
-    struct veil_agent_address a;
-    assert_int_equal(veil_agent_address_parse(bad[i], &a, &err), -1);
-    assert_non_null(err);
-    assert_int_equal(err->status, EINVAL);
-    if (*bad[i])
-      assert_non_null(strstr(err->msg, bad[i]));
-    assert_null(a.path);
-  }
-  char long_path[200] = "unix:///";
-  memset(long_path + 8, 'a', 150);
-  long_path[158] = '\0';
-  cleanup_error veil_error_t err = NULL;
-  struct veil_agent_address a;
-  assert_int_equal(veil_agent_address_parse(long_path, &a, &err), -1);
-  assert_non_null(strstr(err->msg, "longer than"));
-}
 
 /* ---- a fake hostile agent on a socketpair ---- */
 
@@ -183,12 +120,24 @@ static int write_overclaims(void *user, const struct ttrpc_request_ctx *ctx, con
   return pack_reply(&r.base, resp, resp_len);
 }
 
-/* StartContainer: a remote error */
+/* StartContainer: a remote NotFound whose text tries to forge a log line */
 static int start_not_found(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
                            size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
 {
   (void)user, (void)ctx, (void)req, (void)req_len, (void)resp, (void)resp_len;
-  return veil_error_grpc(err, VEIL_GRPC_NOT_FOUND, "container nope not found");
+  return veil_error_grpc(err, VEIL_GRPC_NOT_FOUND,
+                         "container nope not found\nlevel=error msg=\x1b[31mforged \xff\xfe ok \xc3\xa9");
+}
+
+/* PauseContainer: a code that passes, with a 10 KiB message */
+static int pause_denied(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
+                        size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
+{
+  (void)user, (void)ctx, (void)req, (void)req_len, (void)resp, (void)resp_len;
+  char big[10240];
+  memset(big, 'p', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  return veil_error_grpc(err, VEIL_GRPC_PERMISSION_DENIED, "%s", big);
 }
 
 /* WaitProcess: well-formed */
@@ -199,6 +148,98 @@ static int wait_ok(void *user, const struct ttrpc_request_ctx *ctx, const uint8_
   Grpc__WaitProcessResponse r = GRPC__WAIT_PROCESS_RESPONSE__INIT;
   r.status = 143;
   return pack_reply(&r.base, resp, resp_len);
+}
+
+/* ---- network replies: counts and field lengths set by the test ---- */
+
+static _Atomic size_t fake_interfaces = 1;   /* ListInterfaces: this many */
+static _Atomic size_t fake_addresses = 2;    /* UpdateInterface: this many addresses */
+static _Atomic size_t fake_device_len = 4;   /* ListRoutes: Routes[1].device this long */
+
+static int list_interfaces(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
+                           size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
+{
+  (void)user, (void)ctx, (void)req, (void)req_len, (void)err;
+  size_t n = fake_interfaces;
+  Types__Interface *its = calloc(n, sizeof(*its));
+  Types__Interface **ptrs = calloc(n, sizeof(*ptrs));
+  for (size_t i = 0; i < n; i++) {
+    its[i] = (Types__Interface)TYPES__INTERFACE__INIT;
+    its[i].name = "eth0";
+    its[i].hwaddr = "02:00:00:00:00:01";
+    its[i].mtu = 1500;
+    ptrs[i] = &its[i];
+  }
+  Grpc__Interfaces r = GRPC__INTERFACES__INIT;
+  r.n_interfaces = n;
+  r.interfaces = ptrs;
+  pack_reply(&r.base, resp, resp_len);
+  free(ptrs);
+  free(its);
+  return 0;
+}
+
+static int update_interface(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
+                            size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
+{
+  (void)user, (void)ctx, (void)req, (void)req_len, (void)err;
+  size_t n = fake_addresses;
+  Types__IPAddress *ips = calloc(n, sizeof(*ips));
+  Types__IPAddress **ptrs = calloc(n, sizeof(*ptrs));
+  for (size_t i = 0; i < n; i++) {
+    ips[i] = (Types__IPAddress)TYPES__IPADDRESS__INIT;
+    ips[i].address = "10.0.0.2";
+    ips[i].mask = "24";
+    ptrs[i] = &ips[i];
+  }
+  Types__Interface r = TYPES__INTERFACE__INIT;
+  r.name = "eth0";
+  r.n_ipaddresses = n;
+  r.ipaddresses = ptrs;
+  pack_reply(&r.base, resp, resp_len);
+  free(ptrs);
+  free(ips);
+  return 0;
+}
+
+static int list_routes(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
+                       size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
+{
+  (void)user, (void)ctx, (void)req, (void)req_len, (void)err;
+  cleanup_free char *dev = malloc(fake_device_len + 1);
+  memset(dev, 'e', fake_device_len);
+  dev[fake_device_len] = '\0';
+  Types__Route a = TYPES__ROUTE__INIT, b = TYPES__ROUTE__INIT;
+  a.dest = "10.0.0.0/24";
+  a.device = "eth0";
+  b.dest = "0.0.0.0/0";
+  b.gateway = "10.0.0.1";
+  b.device = dev;
+  Types__Route *ptrs[] = { &a, &b };
+  Grpc__Routes r = GRPC__ROUTES__INIT;
+  r.n_routes = 2;
+  r.routes = ptrs;
+  return pack_reply(&r.base, resp, resp_len);
+}
+
+/* UpdateRoutes: a Routes message over the 1 MiB bound (one huge unknown field) */
+static int routes_too_big(void *user, const struct ttrpc_request_ctx *ctx, const uint8_t *req,
+                          size_t req_len, uint8_t **resp, size_t *resp_len, veil_error_t *err)
+{
+  (void)user, (void)ctx, (void)req, (void)req_len, (void)err;
+  size_t n = 1024 * 1024 + 1;
+  *resp = calloc(1, n + 8);
+  uint8_t *p = *resp;
+  *p++ = (15 << 3) | 2;
+  for (size_t v = n; ; v >>= 7) {
+    if (v < 0x80) {
+      *p++ = (uint8_t)v;
+      break;
+    }
+    *p++ = (uint8_t)(v | 0x80);
+  }
+  *resp_len = (size_t)(p - *resp) + n;
+  return 0;
 }
 
 static void *serve(void *arg)
@@ -224,7 +265,12 @@ static void register_all(ttrpc_server *s)
     {"grpc.AgentService", "CreateContainer", empty_too_big},
     {"grpc.AgentService", "WriteStdin", write_overclaims},
     {"grpc.AgentService", "StartContainer", start_not_found},
+    {"grpc.AgentService", "PauseContainer", pause_denied},
     {"grpc.AgentService", "WaitProcess", wait_ok},
+    {"grpc.AgentService", "ListInterfaces", list_interfaces},
+    {"grpc.AgentService", "UpdateInterface", update_interface},
+    {"grpc.AgentService", "ListRoutes", list_routes},
+    {"grpc.AgentService", "UpdateRoutes", routes_too_big},
   };
   for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
     assert_int_equal(ttrpc_server_register(s, m[i].service, m[i].method, m[i].fn, NULL, 0, &err),
@@ -341,15 +387,26 @@ static void write_stdin_overclaim_from_fake_hostile_agent(void **state)
   assert_error(err, VEIL_GRPC_DATA_LOSS, "agent WriteStdin");
 }
 
-static void remote_error_keeps_code_and_names_rpc(void **state)
+static void remote_error_is_distrusted_and_names_rpc(void **state)
 {
   struct fake *f = *state;
   cleanup_error veil_error_t err = NULL;
   Grpc__StartContainerRequest req = GRPC__START_CONTAINER_REQUEST__INIT;
   req.container_id = "nope";
   assert_int_equal(veil_agent_start_container(f->agent, &req, &err), -1);
-  assert_error(err, VEIL_GRPC_NOT_FOUND, "agent StartContainer");
-  assert_non_null(strstr(err->msg, "container nope not found"));
+  /* NotFound would tell containerd the task is gone: the guest cannot say that */
+  assert_error(err, VEIL_GRPC_INTERNAL, "agent StartContainer");
+  assert_non_null(strstr(err->msg, "container nope not found\\x0alevel=error msg=\\x1b[31mforged "
+                                   "\\xff\\xfe ok \xc3\xa9"));
+  assert_null(strchr(err->msg, '\n'));
+  assert_null(strchr(err->msg, '\x1b'));
+  veil_error_release(&err);
+  Grpc__PauseContainerRequest p = GRPC__PAUSE_CONTAINER_REQUEST__INIT;
+  p.container_id = "c";
+  assert_int_equal(veil_agent_pause_container(f->agent, &p, &err), -1);
+  assert_error(err, VEIL_GRPC_PERMISSION_DENIED, "agent PauseContainer");
+  assert_true(strlen(err->msg) < 1200);
+  assert_non_null(strstr(err->msg, "bytes cut)"));
 }
 
 static void unimplemented_rpc_is_reported(void **state)
@@ -382,6 +439,62 @@ static void bad_requests_rejected_locally(void **state)
   assert_error(err, VEIL_GRPC_INVALID_ARGUMENT, "must be a grpc.StartContainerRequest");
 }
 
+static void list_interfaces_bounded_against_fake_hostile_agent(void **state)
+{
+  struct fake *f = *state;
+  cleanup_error veil_error_t err = NULL;
+  Grpc__ListInterfacesRequest req = GRPC__LIST_INTERFACES_REQUEST__INIT;
+  Grpc__Interfaces *l = NULL;
+  fake_interfaces = VEIL_AGENT_MAX_INTERFACES;
+  assert_int_equal(veil_agent_list_interfaces(f->agent, &req, &l, &err), 0);
+  assert_int_equal(l->n_interfaces, VEIL_AGENT_MAX_INTERFACES);
+  grpc__interfaces__free_unpacked(l, NULL);
+  l = NULL;
+  fake_interfaces = VEIL_AGENT_MAX_INTERFACES + 1;
+  assert_int_equal(veil_agent_list_interfaces(f->agent, &req, &l, &err), -1);
+  assert_null(l);
+  assert_error(err, VEIL_GRPC_DATA_LOSS, "agent ListInterfaces: 257 Interfaces exceed 256");
+  fake_interfaces = 1;
+
+  Grpc__UpdateInterfaceRequest u = GRPC__UPDATE_INTERFACE_REQUEST__INIT;
+  Types__Interface *it = NULL;
+  veil_error_release(&err);
+  fake_addresses = VEIL_AGENT_MAX_INTERFACE_ADDRS + 1;
+  assert_int_equal(veil_agent_update_interface(f->agent, &u, &it, &err), -1);
+  assert_null(it);
+  assert_error(err, VEIL_GRPC_DATA_LOSS, "agent UpdateInterface: 257 Interface.IPAddresses");
+  fake_addresses = 2;
+  veil_error_release(&err);
+  assert_int_equal(veil_agent_update_interface(f->agent, &u, &it, &err), 0);
+  assert_int_equal(it->n_ipaddresses, 2);
+  types__interface__free_unpacked(it, NULL);
+}
+
+static void list_routes_bounded_against_fake_hostile_agent(void **state)
+{
+  struct fake *f = *state;
+  cleanup_error veil_error_t err = NULL;
+  Grpc__ListRoutesRequest req = GRPC__LIST_ROUTES_REQUEST__INIT;
+  Grpc__Routes *r = NULL;
+  fake_device_len = 15; /* IFNAMSIZ - 1: the longest real name */
+  assert_int_equal(veil_agent_list_routes(f->agent, &req, &r, &err), 0);
+  assert_int_equal(r->n_routes, 2);
+  grpc__routes__free_unpacked(r, NULL);
+  r = NULL;
+  fake_device_len = 100;
+  assert_int_equal(veil_agent_list_routes(f->agent, &req, &r, &err), -1);
+  assert_null(r);
+  assert_error(err, VEIL_GRPC_DATA_LOSS, "agent ListRoutes: Routes[1].device of 100 bytes");
+  fake_device_len = 4;
+  /* a reply over the byte bound is refused before it is decoded */
+  Grpc__Routes list = GRPC__ROUTES__INIT;
+  Grpc__UpdateRoutesRequest u = GRPC__UPDATE_ROUTES_REQUEST__INIT;
+  u.routes = &list;
+  veil_error_release(&err);
+  assert_int_equal(veil_agent_update_routes(f->agent, &u, &r, &err), -1);
+  assert_error(err, VEIL_GRPC_DATA_LOSS, "agent UpdateRoutes: response of");
+}
+
 static void timeouts_follow_kata(void **state)
 {
   (void)state;
@@ -392,6 +505,9 @@ static void timeouts_follow_kata(void **state)
   assert_int_equal(veil_agent_default_timeout_ns(VEIL_AGENT_READ_STDOUT), 0);
   assert_int_equal(veil_agent_default_timeout_ns(VEIL_AGENT_GET_OOM_EVENT), 0);
   assert_int_equal(veil_agent_default_timeout_ns(VEIL_AGENT_WRITE_STDIN), 0);
+  for (int rpc = VEIL_AGENT_UPDATE_INTERFACE; rpc <= VEIL_AGENT_LIST_ROUTES; rpc++)
+    assert_int_equal(veil_agent_default_timeout_ns(rpc), 60 * INT64_C(1000000000));
+  assert_string_equal(veil_agent_rpc_name(VEIL_AGENT_ADD_ARP_NEIGHBORS), "AddARPNeighbors");
   assert_string_equal(veil_agent_rpc_name(VEIL_AGENT_GET_OOM_EVENT), "GetOOMEvent");
   for (int i = 0; i < VEIL_AGENT_RPC_COUNT; i++) {
     assert_true(veil_agent_response_limit(i) > 0);
@@ -489,13 +605,16 @@ static void dial_ready_rejects_bad_address(void **state)
   cleanup_error veil_error_t err = NULL;
   assert_null(veil_agent_dial_ready("tcp://x:1", 1000, NULL, NULL, &err));
   assert_int_equal(err->status, EINVAL);
+  veil_error_release(&err);
+  /* the agent's listen address is not a dial address: refused at once, no socket made */
+  assert_null(veil_agent_dial_ready("vsock://-1:1024", 600000, NULL, NULL, &err));
+  assert_int_equal(err->status, EINVAL);
+  assert_non_null(strstr(err->msg, "is for listening"));
 }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(address_valid_forms),
-    cmocka_unit_test(address_invalid_forms_are_named),
     cmocka_unit_test_setup_teardown(well_formed_responses_pass, fake_setup, fake_teardown),
     cmocka_unit_test_setup_teardown(read_stdout_longer_than_requested_from_fake_hostile_agent,
                                     fake_setup, fake_teardown),
@@ -505,10 +624,14 @@ int main(void)
                                     fake_teardown),
     cmocka_unit_test_setup_teardown(write_stdin_overclaim_from_fake_hostile_agent, fake_setup,
                                     fake_teardown),
-    cmocka_unit_test_setup_teardown(remote_error_keeps_code_and_names_rpc, fake_setup,
+    cmocka_unit_test_setup_teardown(remote_error_is_distrusted_and_names_rpc, fake_setup,
                                     fake_teardown),
     cmocka_unit_test_setup_teardown(unimplemented_rpc_is_reported, fake_setup, fake_teardown),
     cmocka_unit_test_setup_teardown(bad_requests_rejected_locally, fake_setup, fake_teardown),
+    cmocka_unit_test_setup_teardown(list_interfaces_bounded_against_fake_hostile_agent,
+                                    fake_setup, fake_teardown),
+    cmocka_unit_test_setup_teardown(list_routes_bounded_against_fake_hostile_agent, fake_setup,
+                                    fake_teardown),
     cmocka_unit_test(timeouts_follow_kata),
     cmocka_unit_test(dial_ready_waits_for_a_late_agent),
     cmocka_unit_test(dial_ready_times_out_naming_the_address),
