@@ -184,6 +184,21 @@ static void devices(FILE *f, const struct veil_qemu_plan *p)
       elem(f, "      ", "serial", d->serial);
     fprintf(f, "    </disk>\n");
   }
+  for (size_t i = 0; i < s->n_nics; i++) {
+    /* libvirt 9.0 cannot take a tap fd for a QEMU domain: it creates the tap (in its own netns)
+     * under the name we give, and podnet_adopt moves it into the pod netns after the start */
+    const struct veil_vm_nic *n = &s->nics[i];
+    fprintf(f, "    <interface type='ethernet'>\n      <mac address='%s'/>\n      <target dev='", n->mac);
+    esc(f, n->host_tap);
+    fprintf(f, "'/>\n      <model type='virtio'/>\n");
+    if (io[0])
+      fprintf(f, "      <driver%s/>\n", io);
+    if (n->mtu)
+      fprintf(f, "      <mtu size='%u'/>\n", n->mtu);
+    if (!s390)
+      fprintf(f, "      <rom enabled='no'/>\n");
+    fprintf(f, "    </interface>\n");
+  }
   fprintf(f, "    <rng model='virtio'>\n      <backend model='random'>/dev/urandom</backend>\n");
   if (io[0])
     fprintf(f, "      <driver%s/>\n", io);
@@ -242,6 +257,15 @@ int veil_libvirt_domain_xml(const struct veil_qemu_plan *p, char **xml, veil_err
   cleanup_free char *bound = NULL;
   if (veil_vm_initdata_binding(s, &bound, err) < 0)
     return -1;
+  if (veil_vm_check_nics(s, err) < 0)
+    return -1;
+  for (size_t i = 0; i < s->n_nics; i++) {
+    const char *t = s->nics[i].host_tap;
+    if (t == NULL || t[0] == '\0' || strlen(t) >= 16 || strspn(t, "abcdefghijklmnopqrstuvwxyz"
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(t) || strncmp(t, "vnet", 4) == 0)
+      return veil_error_make(err, EINVAL, "NIC %zu: the libvirt backend needs host_tap, an interface name "
+                             "of at most 15 of [A-Za-z0-9_-] not starting with `vnet` (podnet_host_tap_name)", i);
+  }
   unsigned vcpus = s->vcpus ? s->vcpus : c->vcpus;
   unsigned mem = s->memory_mb ? s->memory_mb : c->memory_mb;
   char *buf = NULL;

@@ -1,5 +1,6 @@
 #include "hypervisor/qemu_argv.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,57 @@ static int push_tee_object(struct veil_argvec *a, const struct veil_qemu_plan *p
   return 0;
 }
 
+static bool is_mac(const char *m)
+{
+  if (m == NULL || strlen(m) != 17)
+    return false;
+  for (int i = 0; i < 17; i++)
+    if (i % 3 == 2 ? m[i] != ':' : !isxdigit((unsigned char)m[i]))
+      return false;
+  return true;
+}
+
+int veil_vm_check_nics(const struct veil_vm_spec *s, veil_error_t *err)
+{
+  if (s->n_nics > VEIL_VM_MAX_NICS)
+    return veil_error_make(err, EINVAL, "%zu NICs requested, at most %d", s->n_nics, VEIL_VM_MAX_NICS);
+  for (size_t i = 0; i < s->n_nics; i++) {
+    const struct veil_vm_nic *n = &s->nics[i];
+    if (!is_mac(n->mac))
+      return veil_error_make(err, EINVAL, "NIC %zu: MAC `%s` is not of the form aa:bb:cc:dd:ee:ff", i,
+                             n->mac ? n->mac : "(none)");
+    if (strtoul(n->mac, NULL, 16) & 1)
+      return veil_error_make(err, EINVAL, "NIC %zu: MAC `%s` is a multicast address", i, n->mac);
+    if (n->mtu != 0 && (n->mtu < 68 || n->mtu > 65535))
+      return veil_error_make(err, EINVAL, "NIC %zu: MTU %u is outside 68..65535", i, n->mtu);
+  }
+  return 0;
+}
+
+/* NIC i: the tap fd the launcher put at VEIL_QEMU_NIC_FD(i) (vhost-net at the next fd) and a
+ * virtio-net with the pod veth's MAC. No option ROM: nothing to PXE-boot, and nothing for TEE
+ * firmware to load or measure. */
+static void push_nics(struct veil_argvec *a, const struct veil_qemu_plan *p)
+{
+  const struct veil_vm_spec *s = p->spec;
+  const struct veil_config *c = s->config;
+  for (size_t i = 0; i < s->n_nics; i++) {
+    const struct veil_vm_nic *n = &s->nics[i];
+    veil_argvec_push(a, "-netdev");
+    if (p->vhost_net)
+      veil_argvec_pushf(a, "tap,id=net%zu,fd=%d,vhost=on,vhostfd=%d", i, VEIL_QEMU_NIC_FD(i),
+                        VEIL_QEMU_NIC_FD(i) + 1);
+    else
+      veil_argvec_pushf(a, "tap,id=net%zu,fd=%d", i, VEIL_QEMU_NIC_FD(i));
+    char mtu[32] = "";
+    if (n->mtu)
+      snprintf(mtu, sizeof(mtu), ",host_mtu=%u", n->mtu);
+    veil_argvec_push(a, "-device");
+    veil_argvec_pushf(a, "virtio-net-%s,netdev=net%zu,mac=%s%s%s%s", bus(c), i, n->mac, mtu,
+                      is_s390x(c) ? "" : ",romfile=", iommu(c));
+  }
+}
+
 int veil_qemu_build_argv(const struct veil_qemu_plan *p, char ***argv, veil_error_t *err)
 {
   const struct veil_vm_spec *s = p->spec;
@@ -205,6 +257,8 @@ int veil_qemu_build_argv(const struct veil_qemu_plan *p, char ***argv, veil_erro
   if (s->n_shares > 0 && strcmp(c->shared_fs, "9p") != 0)
     return veil_error_make(err, EINVAL, "shares requested but config `%s` has shared_fs = \"%s\"",
                            c->path ? c->path : "?", c->shared_fs);
+  if (veil_vm_check_nics(s, err) < 0)
+    return -1;
 
   veil_argvec_push(&a, c->qemu_path);
   veil_argvec_push(&a, "-name");
@@ -292,5 +346,6 @@ int veil_qemu_build_argv(const struct veil_qemu_plan *p, char ***argv, veil_erro
     veil_argvec_pushf(&a, "virtio-blk-%s,drive=disk%zu%s%s%s", bus(c), i, d->serial ? ",serial=" : "",
                       d->serial ? d->serial : "", iommu(c));
   }
+  push_nics(&a, p);
   return veil_argvec_finish(&a, argv, err);
 }

@@ -13,6 +13,8 @@
 
 /* The child gets the vhost-vsock fd at this number (vhostfd=3 in argv). */
 #define VEIL_QEMU_VHOST_FD 3
+/* NIC i: its tap at fd VEIL_QEMU_NIC_FD(i), its /dev/vhost-net (if any) at the next number. */
+#define VEIL_QEMU_NIC_FD(i) (16 + 2 * (int)(i))
 
 struct veil_qemu_plan {
   const struct veil_vm_spec *spec;     /* spec->config is the runtime config */
@@ -24,7 +26,11 @@ struct veil_qemu_plan {
   const char *id_block_b64, *id_auth_b64; /* SNP: read from the config's files */
   bool sandbox;                        /* -sandbox (hardening and QEMU has seccomp) */
   const char *dac_label;               /* libvirt: "+uid:+gid" QEMU runs as; NULL = "+0:+0" */
+  bool vhost_net;                      /* NICs get vhost=on,vhostfd=VEIL_QEMU_NIC_FD(i)+1 */
 };
+
+/* A NIC's spec is usable by the QEMU argv / libvirt XML: a well-formed MAC, a sane MTU. */
+int veil_vm_check_nics(const struct veil_vm_spec *spec, veil_error_t *err);
 
 int veil_qemu_build_argv(const struct veil_qemu_plan *plan, char ***argv, veil_error_t *err);
 /* The kernel command line: config kernel_params + spec extra params. malloc'd. */

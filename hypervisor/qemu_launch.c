@@ -49,6 +49,9 @@ int veil_qemu_launch(const struct veil_launch *l, pid_t *out, veil_error_t *err)
   uid_t uid = 0;
   gid_t gid = 0;
   bool switch_user = l->user && l->user[0];
+  if (l->n_pass_fds > VEIL_LAUNCH_MAX_PASS || (l->n_pass_fds && l->pass_base <= VEIL_QEMU_VHOST_FD))
+    return veil_error_make(err, EINVAL, "launch: bad fd passing (%zu fds at %d)", l->n_pass_fds, l->pass_base);
+  int top = l->n_pass_fds ? l->pass_base + (int)l->n_pass_fds : VEIL_QEMU_VHOST_FD + 1;
   if (switch_user && veil_lookup_user(l->user, &uid, &gid, err) < 0)
     return -1;
   cleanup_with(cap_free) void *nocaps = l->drop_caps ? cap_init() : NULL;  /* all clear */
@@ -81,20 +84,35 @@ int veil_qemu_launch(const struct veil_launch *l, pid_t *out, veil_error_t *err)
       if (sigaction(SIGXFSZ, &ign, NULL) < 0 || setrlimit(RLIMIT_FSIZE, &fsize) < 0)
         child_fail(wr, "bound the log (RLIMIT_FSIZE)");
     }
-    int null = open("/dev/null", O_RDONLY);
+    /* first move the error pipe and every fd to pass above all target numbers, so that no
+     * dup2 below closes one of them */
+    int high_wr = wr < top ? fcntl(wr, F_DUPFD_CLOEXEC, top) : wr;
+    if (high_wr < 0)
+      child_fail(wr, "move error pipe");
+    wr = high_wr;
+    int moved[VEIL_LAUNCH_MAX_PASS];
+    for (size_t k = 0; k < l->n_pass_fds; k++) {
+      moved[k] = -1;
+      if (l->pass_fds[k] >= 0 && (moved[k] = fcntl(l->pass_fds[k], F_DUPFD_CLOEXEC, top)) < 0)
+        child_fail(wr, "move passed fd");
+    }
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
       child_fail(wr, "redirect stdio");
-    int keep = 3;
-    if (l->vhost_fd >= 0) {
-      if (dup2(l->vhost_fd, VEIL_QEMU_VHOST_FD) < 0)  /* dup2 clears CLOEXEC */
-        child_fail(wr, "pass vhost fd");
-      keep = VEIL_QEMU_VHOST_FD + 1;
-    }
+    if (l->vhost_fd >= 0 && dup2(l->vhost_fd, VEIL_QEMU_VHOST_FD) < 0)  /* dup2 clears CLOEXEC */
+      child_fail(wr, "pass vhost fd");
+    for (size_t k = 0; k < l->n_pass_fds; k++)
+      if (moved[k] >= 0 && dup2(moved[k], l->pass_base + (int)k) < 0)
+        child_fail(wr, "pass fd");
     /* everything else (the error pipe too) closes on exec */
-    if (syscall(SYS_close_range, keep, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    for (int fd = 3; fd < top; fd++) {
+      bool passed = (fd == VEIL_QEMU_VHOST_FD && l->vhost_fd >= 0) ||
+                    (fd >= l->pass_base && l->n_pass_fds && moved[fd - l->pass_base] >= 0);
+      if (!passed && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
+        child_fail(wr, "cloexec");
+    }
+    if (syscall(SYS_close_range, top, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
       child_fail(wr, "close_range");
-    if (fcntl(wr, F_SETFD, FD_CLOEXEC) < 0)
-      child_fail(wr, "cloexec");
     if (l->drop_caps) {
       /* an empty bounding set keeps exec from granting root its capabilities back */
       for (int c = 0; c <= last_cap; c++)

@@ -11,11 +11,16 @@
 
 #include "common/error.h"
 
+#define VEIL_LAUNCH_MAX_PASS 32
+
 struct veil_launch {
   char *const *argv;
   const char *log_path;   /* the child's stdout and stderr */
   off_t log_limit;        /* > 0: RLIMIT_FSIZE, writes past it fail (SIGXFSZ ignored) */
   int vhost_fd;           /* passed at fd VEIL_QEMU_VHOST_FD, or -1 */
+  const int *pass_fds;    /* pass_fds[k] (>= 0) is passed at fd pass_base + k; -1 = none */
+  size_t n_pass_fds;      /* at most VEIL_LAUNCH_MAX_PASS */
+  int pass_base;          /* > VEIL_QEMU_VHOST_FD */
   const char *user;       /* NULL/"" = stay the same user */
   bool drop_caps;
 };

@@ -23,6 +23,18 @@ struct veil_vm_disk {      /* extra block device, e.g. the initdata image */
   const char *serial;      /* virtio-blk serial the guest can find it by, optional */
 };
 
+/* A virtio-net NIC on a tap in the pod netns (podnet/). The guest NIC gets the pod veth's MAC, so
+ * the agent finds it by MAC (Kata's UpdateInterface). */
+struct veil_vm_nic {
+  int tap_fd;              /* QEMU backend: the open tap (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR). Not taken:
+                            * QEMU gets its own copy; close yours after veil_vm_start returns */
+  const char *host_tap;    /* libvirt backend: the tap libvirt creates in its netns under this
+                            * name (podnet_host_tap_name); podnet_adopt moves it into the pod */
+  const char *mac;         /* "aa:bb:cc:dd:ee:ff" */
+  unsigned mtu;            /* the veth's MTU, the guest driver's initial one (host_mtu); 0 = none */
+};
+#define VEIL_VM_MAX_NICS 8
+
 struct veil_vm_spec {
   const struct veil_config *config;  /* runtime config (profile, paths, defaults) */
   const char *id;                    /* sandbox id: names the run dir and the domain */
@@ -35,6 +47,8 @@ struct veil_vm_spec {
   size_t n_disks;
   const uint8_t *initdata_digest;    /* bound as SNP host-data / TDX mrconfigid; NULL = none */
   size_t initdata_digest_len;
+  const struct veil_vm_nic *nics;    /* at most VEIL_VM_MAX_NICS */
+  size_t n_nics;
 };
 
 struct veil_vm;

@@ -1,6 +1,7 @@
 /* QEMU backend: prepare, the agent channel (and its helper), build argv, launch, wait for QMP,
  * and the stop/kill/exit paths. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,12 +178,48 @@ static int check_running(struct veil_vm *vm, veil_error_t *err)
   return r;
 }
 
+/* The fds QEMU gets for the NICs: tap i at VEIL_QEMU_NIC_FD(i), and, with KVM, a /dev/vhost-net
+ * at the next number (vhost-net needs KVM's ioeventfd/irqfd; as libvirt, none under TCG).
+ * *vhost is false when /dev/vhost-net is absent (e.g. no vhost_net in the kernel). */
+static int nic_fds(const struct veil_vm_spec *spec, int fds[2 * VEIL_VM_MAX_NICS], bool *vhost, veil_error_t *err)
+{
+  *vhost = spec->n_nics > 0 && strcmp(spec->config->accel, "kvm") == 0;
+  for (size_t i = 0; i < spec->n_nics; i++) {
+    if (spec->nics[i].tap_fd < 0)
+      return veil_error_make(err, EINVAL, "NIC %zu: the QEMU backend needs an open tap (tap_fd, from "
+                             "podnet_attach)", i);
+    fds[2 * i] = spec->nics[i].tap_fd;
+    fds[2 * i + 1] = -1;
+  }
+  for (size_t i = 0; *vhost && i < spec->n_nics; i++)
+    if ((fds[2 * i + 1] = open("/dev/vhost-net", O_RDWR | O_CLOEXEC)) < 0) {
+      log_debug("vm=%s no vhost-net: open /dev/vhost-net: %s", spec->id, strerror(errno));
+      *vhost = false;
+    }
+  if (!*vhost)
+    for (size_t i = 0; i < spec->n_nics; i++)
+      veil_cleanup_closep(&fds[2 * i + 1]);
+  return 0;
+}
+
+static void close_vhost_net(int fds[2 * VEIL_VM_MAX_NICS], size_t n_nics)
+{
+  for (size_t i = 0; i < n_nics; i++)
+    veil_cleanup_closep(&fds[2 * i + 1]);  /* the taps are the caller's */
+}
+
 int veil_vm_qemu_start(const struct veil_vm_spec *spec, struct veil_vm *vm, veil_error_t *err)
 {
   const struct veil_config *c = spec->config;
-  struct veil_vm_prep prep;
-  if (veil_vm_prepare(spec, &prep, err) < 0)
+  int fds[2 * VEIL_VM_MAX_NICS];
+  bool vhost_net = false;
+  if (veil_vm_check_nics(spec, err) < 0 || nic_fds(spec, fds, &vhost_net, err) < 0)
     return -1;
+  struct veil_vm_prep prep;
+  if (veil_vm_prepare(spec, &prep, err) < 0) {
+    close_vhost_net(fds, spec->n_nics);
+    return -1;
+  }
   vm->backend = &qemu_backend;
   int r = -1;
   cleanup_strv char **argv = NULL;
@@ -210,6 +247,7 @@ int veil_vm_qemu_start(const struct veil_vm_spec *spec, struct veil_vm *vm, veil
     .spec = spec, .run_dir = vm->run_dir, .firmware = prep.firmware, .fw_mapping = prep.fw_mapping,
     .cbitpos = prep.cbitpos, .reduced_phys_bits = prep.reduced_phys_bits, .channel = &vm->channel,
     .id_block_b64 = prep.id_block_b64, .id_auth_b64 = prep.id_auth_b64, .sandbox = prep.sandbox,
+    .vhost_net = vhost_net,
   };
   if (veil_qemu_build_argv(&plan, &argv, err) < 0)
     goto fail;
@@ -224,7 +262,8 @@ int veil_vm_qemu_start(const struct veil_vm_spec *spec, struct veil_vm *vm, veil
   }
   struct veil_launch l = {
     .argv = argv, .log_path = log, .vhost_fd = vm->channel.vhost_fd, .user = c->qemu_user,
-    .drop_caps = c->hardening,
+    .drop_caps = c->hardening, .pass_fds = fds, .n_pass_fds = 2 * spec->n_nics,
+    .pass_base = VEIL_QEMU_NIC_FD(0),
   };
   if (veil_qemu_launch(&l, &vm->pid, err) < 0)
     goto fail;
@@ -249,6 +288,7 @@ fail:
       veil_log_error(VEIL_LOG_WARN, e, "remove run dir");
   }
 out:
+  close_vhost_net(fds, spec->n_nics);  /* QEMU holds its own copies */
   veil_vm_prep_clear(&prep);
   return r;
 }

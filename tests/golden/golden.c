@@ -146,6 +146,16 @@ static const struct veil_vm_share shares[] = {
 static const struct veil_vm_disk disks[] = {
   { "/run/veil/golden/initdata.img", true, "initdata" },
 };
+/* one NIC on the base case of every profile (the case named as its config) and on dev-kvm */
+static const struct veil_vm_nic nics[] = {
+  { .tap_fd = -1, .host_tap = "veil0a1b2c3d4e0", .mac = "02:11:22:33:44:55", .mtu = 1450 },
+};
+
+static bool case_has_nic(const struct golden_case *gc)
+{
+  return strcmp(gc->name, gc->config) == 0 || strcmp(gc->name, "dev-kvm-no-hardening") == 0;
+}
+
 static const uint8_t digest[48] = {
   0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
   0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
@@ -162,6 +172,7 @@ static void run_case(void **state, bool libvirt)
     .disks = gc->disks ? disks : NULL, .n_disks = gc->disks ? 1 : 0,
     .initdata_digest = gc->digest ? digest : NULL,
     .initdata_digest_len = gc->digest ? (c->profile == VEIL_PROFILE_TDX ? 48 : 32) : 0,
+    .nics = case_has_nic(gc) ? nics : NULL, .n_nics = case_has_nic(gc) ? 1 : 0,
   };
   if (c->profile != VEIL_PROFILE_DEV)
     spec.n_shares = 0;  /* TEE profiles: shared_fs none */
@@ -181,6 +192,7 @@ static void run_case(void **state, bool libvirt)
     .spec = &spec, .run_dir = "/run/veil/golden", .firmware = gc->firmware, .fw_mapping = gc->mapping,
     .cbitpos = 51, .reduced_phys_bits = 1, .channel = &ch, .id_block_b64 = idb64, .id_auth_b64 = ida64,
     .sandbox = c->hardening,
+    .vhost_net = spec.n_nics > 0 && strcmp(c->accel, "kvm") == 0,  /* as vm_qemu.c with /dev/vhost-net */
   };
   cleanup_error veil_error_t err = NULL;
   char file[256];
@@ -223,10 +235,48 @@ static void test_comma_in_share_refused(void **state)
   assert_non_null(strstr(err->msg, "/srv/a,b"));
 }
 
+/* NIC specs that would break the argv or the XML are refused with the NIC named. */
+static void test_bad_nics_refused(void **state)
+{
+  (void)state;
+  cleanup_with(veil_config_free) struct veil_config *c = load_case_config(&cases[0]);
+  struct veil_agent_channel ch = { .kind = VEIL_CHANNEL_VIRTIO_SERIAL, .unix_path = "/r/agent.sock", .vhost_fd = -1 };
+  static const struct { struct veil_vm_nic nic; const char *needle; } bad[] = {
+    { { -1, "veil0", "02:11:22:33:44:55,x", 0 }, "MAC `02:11:22:33:44:55,x` is not of the form" },
+    { { -1, "veil0", "02:11:22:33:44", 0 }, "is not of the form" },
+    { { -1, "veil0", NULL, 0 }, "MAC `(none)`" },
+    { { -1, "veil0", "03:11:22:33:44:55", 0 }, "is a multicast address" },
+    { { -1, "veil0", "02:11:22:33:44:55", 70000 }, "MTU 70000 is outside 68..65535" },
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    struct veil_vm_spec spec = { .config = c, .id = "x", .nics = &bad[i].nic, .n_nics = 1 };
+    struct veil_qemu_plan plan = { .spec = &spec, .run_dir = "/r", .channel = &ch };
+    cleanup_strv char **argv = NULL;
+    cleanup_free char *xml = NULL;
+    cleanup_error veil_error_t err = NULL;
+    assert_int_equal(veil_qemu_build_argv(&plan, &argv, &err), -1);
+    assert_non_null(strstr(err->msg, bad[i].needle));
+    assert_non_null(strstr(err->msg, "NIC 0"));
+    veil_error_release(&err);
+    assert_int_equal(veil_libvirt_domain_xml(&plan, &xml, &err), -1);
+    assert_non_null(strstr(err->msg, bad[i].needle));
+  }
+  static const char *const bad_taps[] = { NULL, "", "veil'0", "a-name-of-16-chr", "vnet0" };
+  for (size_t i = 0; i < sizeof(bad_taps) / sizeof(bad_taps[0]); i++) {
+    struct veil_vm_nic nic = { -1, bad_taps[i], "02:11:22:33:44:55", 1500 };
+    struct veil_vm_spec spec = { .config = c, .id = "x", .nics = &nic, .n_nics = 1 };
+    struct veil_qemu_plan plan = { .spec = &spec, .run_dir = "/r", .channel = &ch };
+    cleanup_free char *xml = NULL;
+    cleanup_error veil_error_t err = NULL;
+    assert_int_equal(veil_libvirt_domain_xml(&plan, &xml, &err), -1);
+    assert_non_null(strstr(err->msg, "NIC 0: the libvirt backend needs host_tap"));
+  }
+}
+
 int main(void)
 {
   enum { N = sizeof(cases) / sizeof(cases[0]) };
-  struct CMUnitTest tests[2 * N + 1];
+  struct CMUnitTest tests[2 * N + 2];
   char names[2 * N][96];
   for (size_t i = 0; i < N; i++) {
     snprintf(names[2 * i], sizeof(names[0]), "qemu_args_%s", cases[i].name);
@@ -235,5 +285,6 @@ int main(void)
     tests[2 * i + 1] = (struct CMUnitTest){ names[2 * i + 1], test_libvirt_xml, NULL, NULL, (void *)&cases[i] };
   }
   tests[2 * N] = (struct CMUnitTest){ "argv_comma_in_share_refused", test_comma_in_share_refused, NULL, NULL, NULL };
-  return _cmocka_run_group_tests("golden", tests, 2 * N + 1, NULL, NULL);
+  tests[2 * N + 1] = (struct CMUnitTest){ "nic_bad_specs_refused", test_bad_nics_refused, NULL, NULL, NULL };
+  return _cmocka_run_group_tests("golden", tests, 2 * N + 2, NULL, NULL);
 }
