@@ -109,8 +109,9 @@ class CtrTests(CtrTestCase):
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertEqual(len(res.stdout), len(expected))
         self.assertEqual(res.stdout[-65536:], expected[-65536:])
-        # The exec's output is read slowly, so the shim is still writing to containerd's fifo
-        # when the process exits: the guest pipe then still holds its last 64 KiB.
+        # The same for an exec. It is read as fast as it comes: with a slow reader ctr itself
+        # (1.6) drops what is still in containerd's fifo once the exec's exit arrives, under
+        # runc as much as under veil (1228800 of 1288895 bytes on a loaded machine).
         cid = self.new_id("tail-exec")
         self.run_detached(cid, "sleep", "3600")
         proc = subprocess.Popen(ctd.ctr_argv("task", "exec", "--exec-id", "seq", cid, "seq", "1",
@@ -123,7 +124,6 @@ class CtrTests(CtrTestCase):
             if not chunk:
                 break
             got += chunk
-            time.sleep(0.01)
         self.assertEqual(proc.wait(timeout=30), 0, proc.stderr.read())
         self.assertEqual(len(got), len(expected))
         self.assertEqual(got[-65536:].decode(), expected[-65536:])
