@@ -59,7 +59,7 @@ struct veil_vm;
 int veil_vm_start(const struct veil_vm_spec *spec, struct veil_vm **out, veil_error_t *err);
 /* PID of the VMM process (QEMU), for Pids/Create responses. */
 pid_t veil_vm_pid(const struct veil_vm *vm);
-/* The agent channel as an address (ttrpc/address.h) vsock/ dials: "vsock://CID:1024"
+/* The agent channel as an address (ttrpc/address.h) agent_client/ dials: "vsock://CID:1024"
  * (vhost-vsock), "hvsock://<run dir>/vsock.sock:1024" (hybrid vsock), "unix://<run dir>/agent.sock"
  * (virtio-serial). */
 const char *veil_vm_agent_address(const struct veil_vm *vm);

@@ -1,4 +1,4 @@
-/* The shim's handle on the guest agent. Calls go through vsock/agent_client.h, which
+/* The shim's handle on the guest agent. Calls go through agent_client/agent_client.h, which
  * bounds every response (the guest is untrusted by the host). */
 #include "common/error.h"
 #include "shim/shim.h"

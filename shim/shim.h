@@ -18,7 +18,7 @@
 #include "shim/share.h"
 #include "shim/spec.h"
 #include "ttrpc/ttrpc.h"
-#include "vsock/agent_client.h"
+#include "agent_client/agent_client.h"
 
 struct shim_events;
 struct shim_container;
@@ -130,7 +130,7 @@ int shim_sandbox_ensure(struct shim *s, const char *id, const json_t *spec,
 void shim_sandbox_destroy(struct shim *s);
 bool shim_sandbox_has_shared_fs(const struct shim *s);
 
-/* agent.c: the sandbox's agent client (vsock/agent_client.h), or Unavailable when the VM is
+/* agent.c: the sandbox's agent client (agent_client/agent_client.h), or Unavailable when the VM is
  * not running. The pointer stays valid until the shim exits. */
 veil_agent *shim_agent(struct shim *s, veil_error_t *err);
 /* SHIM_AGENT_CALL(s, err, veil_agent_start_container, &req[, &resp]) */

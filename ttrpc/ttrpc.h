@@ -1,4 +1,4 @@
-/* veil's ttrpc library: the contract shared by shim, vsock/ (agent client) and agent.
+/* veil's ttrpc library: the contract shared by shim, agent_client/ (agent client) and agent.
  *
  * Wire format (containerd/ttrpc PROTOCOL.md): 10-byte big-endian header
  * {u32 length, u32 stream_id, u8 type, u8 flags} then `length` bytes of data,

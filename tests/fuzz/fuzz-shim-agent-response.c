@@ -1,6 +1,6 @@
 /* Responses from the guest agent are untrusted: the first byte picks which response the
  * shim decodes, the rest is the payload. Decoding must fail cleanly, never crash, and the
- * stats conversion and the network replies' bound checks (vsock/agent_client.h) must
+ * stats conversion and the network replies' bound checks (agent_client/agent_client.h) must
  * accept or refuse anything that decodes. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include "common/error.h"
 #include "health.pb-c.h"
 #include "shim/task_service.h"
-#include "vsock/agent_client.h"
+#include "agent_client/agent_client.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

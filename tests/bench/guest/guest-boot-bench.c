@@ -18,7 +18,7 @@
 
 #include "common/cleanup.h"
 #include "guest_qemu.h"
-#include "vsock/agent_client.h"
+#include "agent_client/agent_client.h"
 
 #define MAX_RUNS 20
 

@@ -1,5 +1,5 @@
 /* guest-e2e: boots the dev guest image under QEMU TCG and drives veil-agent through the
- * host's agent client (vsock/) over the virtio-serial channel (unix socket), with the
+ * host's agent client (agent_client/) over the virtio-serial channel (unix socket), with the
  * containers' rootfs on the 9p share, as the shim does:
  *   CreateSandbox(9p storage) -> c1 `echo hello; exit 3` (stdout, exit code) -> c2 in the same
  *   sandbox (stderr) -> c3 long-running: ExecProcess into it, SignalProcess(SIGTERM) -> 137
@@ -28,7 +28,7 @@
 
 #include "common/cleanup.h"
 #include "guest_qemu.h"
-#include "vsock/agent_client.h"
+#include "agent_client/agent_client.h"
 
 #define SHARED_GUEST "/run/kata-containers/shared/containers"
 #define BOOT_TIMEOUT_MS 120000

@@ -1,12 +1,12 @@
 /* veil-vsock-check: runs INSIDE the guest (statically linked, started as a container by
  * guest-e2e). Dials the agent over AF_VSOCK loopback (vsock_loopback, local CID 1) with the
- * host's client library (vsock/) and prints the Health.Check status, e.g. "SERVING".
+ * host's client library (agent_client/) and prints the Health.Check status, e.g. "SERVING".
  * Never run it on the host: the host's vsock belongs to the infrastructure.
  *   veil-vsock-check [vsock://1:1024] */
 #include <stdio.h>
 
 #include "common/cleanup.h"
-#include "vsock/agent_client.h"
+#include "agent_client/agent_client.h"
 
 int main(int argc, char **argv)
 {

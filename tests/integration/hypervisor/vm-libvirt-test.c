@@ -12,7 +12,7 @@
 
 #include "hypervisor/vm.h"
 #include "vm_test_util.h"
-#include "vsock/agent_client.h"
+#include "agent_client/agent_client.h"
 
 static char run_base[] = "/tmp/veil-lvtest-XXXXXX";
 

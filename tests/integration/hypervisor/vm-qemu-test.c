@@ -16,7 +16,7 @@
 #include "common/pidfile.h"
 #include "hypervisor/vm.h"
 #include "vm_test_util.h"
-#include "vsock/agent_client.h"
+#include "agent_client/agent_client.h"
 
 static char run_base[] = "/tmp/veil-vmtest-XXXXXX";
 

@@ -2,7 +2,7 @@
  *
  * Each test creates two network namespaces (a "guest" one where the real veil-agent binary
  * runs through nsenter, and a "peer" one) joined by veth pairs, calls the agent with the
- * host's typed client (vsock/agent_client.h) over a unix socket, and reads the result back
+ * host's typed client (agent_client/agent_client.h) over a unix socket, and reads the result back
  * with `ip -j` inside the guest namespace. Nothing touches the machine's own interfaces;
  * teardown stops the agent and deletes both namespaces (a run that crashed leaves
  * namespaces named after its pid, which the next run removes). */
@@ -22,7 +22,7 @@
 #include "agent/agent.h"
 #include "agent/ops.h"
 #include "common/cleanup.h"
-#include "vsock/agent_client.h"
+#include "agent_client/agent_client.h"
 
 VEIL_DEFINE_CLEANUP(json_t, json_decref)
 
@@ -223,7 +223,7 @@ fail:
 /* ---- requests ---- */
 
 /* Codes as the shim sees them: the agent client turns a guest's NotFound and AlreadyExists
- * into Internal (vsock/agent_client.c distrust_agent_error), so these come back Internal
+ * into Internal (agent_client/agent_client.c distrust_agent_error), so these come back Internal
  * with the agent's message kept. */
 #define assert_code(rc, err, code, text)                                                   \
   do {                                                                                     \

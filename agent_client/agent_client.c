@@ -1,5 +1,5 @@
 /* Typed, bounded Kata agent client over ttrpc (agent_client.h). */
-#include "vsock/agent_client.h"
+#include "agent_client/agent_client.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "vsock/request_log.h"
+#include "agent_client/request_log.h"
 #include "common/text.h"
 #include "common/cleanup.h"
 #include "common/log.h"

@@ -1,4 +1,4 @@
-#include "vsock/request_log.h"
+#include "agent_client/request_log.h"
 
 #include <stdlib.h>
 #include <string.h>

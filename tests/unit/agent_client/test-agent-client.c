@@ -1,4 +1,4 @@
-/* vsock/ agent client: response bounds against a fake hostile agent (a real
+/* agent_client/ agent client: response bounds against a fake hostile agent (a real
  * ttrpc server whose handlers misbehave on purpose: the real veil-agent never does, and the
  * host must survive a compromised guest), and veil_agent_dial_ready's retries. */
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "common/cleanup.h"
-#include "vsock/agent_client.h"
+#include "agent_client/agent_client.h"
 
 /* ---- a fake hostile agent on a socketpair ---- */
 
