@@ -269,6 +269,7 @@ static void boot_cleanup(struct shim *s)
   }
   veil_vm_free(sb->vm);
   sb->vm = NULL;
+  shim_pod_network_teardown(&sb->net, sb->id);
   remove_state(sb);
   veil_config_free(sb->config);
   sb->config = NULL;
@@ -295,6 +296,10 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
   struct veil_vm_share share = {SHARE_TAG, sb->share.export_dir, false};
   if (shim_sandbox_extras_prepare(s, spec, &extras, err) < 0)
     goto fail;
+  const char *netns = s->api.netns_path && s->api.netns_path[0] ? s->api.netns_path
+                                                                 : shim_spec_netns_path(spec);
+  if (shim_pod_network_prepare(&sb->net, netns, sb->config, id, err) < 0)
+    goto fail;
   struct veil_vm_spec vs = {
       .config = sb->config,
       .id = id,
@@ -307,13 +312,19 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
       .n_disks = extras.n_disks,
       .initdata_digest = extras.initdata_digest_len ? extras.initdata_digest : NULL,
       .initdata_digest_len = extras.initdata_digest_len,
+      .nics = sb->net.n_nics ? sb->net.nics : NULL,
+      .n_nics = sb->net.n_nics,
   };
   log_info("sandbox %s: booting a %s VM (config %s)", id, veil_profile_name(sb->config->profile),
            cfg_path);
-  if (veil_vm_start(&vs, &sb->vm, err) < 0) {
+  int started = veil_vm_start(&vs, &sb->vm, err);
+  shim_pod_network_started(&sb->net);
+  if (started < 0) {
     veil_error_wrap(err, "boot the VM of sandbox %s", id);
     goto fail;
   }
+  if (shim_pod_network_adopt(&sb->net, err) < 0)
+    goto fail;
   if (shim_state_write_pid(sb->state_dir, "vmm.pid", veil_vm_pid(sb->vm), err) < 0)
     goto fail;
   shim_sandbox_extras_record_measurement(s, &vs);
@@ -340,7 +351,9 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
   pthread_mutex_lock(&s->lock);
   sb->agent = agent;
   pthread_mutex_unlock(&s->lock);
+  /* kata's startSandbox: policy, then setupNetworks, then CreateSandbox */
   if (shim_sandbox_extras_apply_policy(s, &extras, err) < 0 ||
+      shim_pod_network_configure_guest(s, &sb->net, err) < 0 ||
       create_sandbox_rpc(s, spec, err) < 0 || shim_initdata_verify(s, &extras, err) < 0) {
     veil_error_wrap(err, "sandbox %s", id);
     goto fail;
@@ -412,6 +425,7 @@ void shim_sandbox_destroy(struct shim *s)
   sb->oom_started = false;
   veil_vm_free(sb->vm);
   sb->vm = NULL;
+  shim_pod_network_teardown(&sb->net, sb->id);
   remove_state(sb);
   pthread_mutex_unlock(&boot_lock);
 }

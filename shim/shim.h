@@ -15,6 +15,7 @@
 #include "hypervisor/config.h"
 #include "hypervisor/vm.h"
 #include "shim/args.h"
+#include "shim/pod_network.h"
 #include "shim/share.h"
 #include "shim/spec.h"
 #include "ttrpc/ttrpc.h"
@@ -69,6 +70,7 @@ struct shim_sandbox {
   char *id;
   char state_dir[512];
   struct shim_share share;  /* dev profile: the host dir exported to the guest */
+  struct shim_pod_network net; /* the pod netns's veths as the VM's NICs */
   uint64_t shm_size;        /* bytes of the pod-wide /dev/shm in the guest, 0 = none */
   struct veil_config *config;
   struct veil_vm *vm;

@@ -27,6 +27,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import cni  # noqa: E402
 import critest_images  # noqa: E402
 import harness  # noqa: E402
 import netns  # noqa: E402
@@ -35,8 +36,7 @@ import testmain  # noqa: E402
 import tools  # noqa: E402
 
 EXCEPTIONS_DOC = os.path.join(harness.SOURCE_ROOT, "docs", "critest.md")
-CNI_DIR = "/usr/lib/cni"
-CNI_PLUGINS = ("bridge", "host-local", "portmap", "loopback")
+CNI_DIR = cni.CNI_DIR
 PUSH_NAMESPACE = "veil-critest-push"
 # Generous: the whole suite under one runtime; a VM per pod under TCG on a loaded machine.
 CRITEST_TIMEOUT_S = 3600
@@ -82,31 +82,11 @@ def spec_results(report_path):
     return results
 
 
-def write_cni_config(ctd):
-    """A bridge network inside the test's namespace, IPAM state in containerd's temp dir."""
-    conf = {
-        "cniVersion": "1.0.0", "name": "veil-critest",
-        "plugins": [
-            {"type": "bridge", "bridge": "veilcri0", "isGateway": True, "ipMasq": False,
-             "hairpinMode": True,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.89.0.0/24"}]],
-                      "routes": [{"dst": "0.0.0.0/0"}],
-                      "dataDir": os.path.join(ctd.dir, "cni", "ipam")}},
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-            {"type": "loopback"},
-        ],
-    }
-    with open(os.path.join(ctd.dir, "cni", "conf", "10-veil-critest.conflist"), "w") as f:
-        json.dump(conf, f, indent=2)
+write_cni_config = cni.bridge_configure("veil-critest", "veilcri0", "10.89.0.0/24")
 
 
 def require_tools():
-    missing = []
-    for plugin in CNI_PLUGINS:
-        if not os.access(os.path.join(CNI_DIR, plugin), os.X_OK):
-            missing.append(f"{CNI_DIR}/{plugin} (package containernetworking-plugins)")
-    if not shutil.which("iptables"):
-        missing.append("iptables (package iptables; the portmap CNI plugin needs it)")
+    missing = cni.require_plugins()
     if not os.access(registry.BINARY, os.X_OK):
         missing.append(f"{registry.BINARY} (package docker-registry)")
     helpers = [os.path.join(harness.BUILD_ROOT, "tests", "integration", "shim", name)
