@@ -71,6 +71,9 @@ static int ifindex_of(struct nl_sock *sk, const char *netns, const char *name, v
   return r < 0 ? -1 : rtnl_link_get_ifindex(l);
 }
 
+/* ffff:0, the ingress qdisc's handle (libnl's TC_HANDLE(0xffff, 0) shifts a signed int: UB) */
+#define INGRESS_HANDLE TC_H_MAKE(0xffffU << 16, 0U)
+
 static void sleep_ms(long ms)
 {
   struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -86,7 +89,7 @@ static int add_ingress(struct nl_sock *sk, int ifindex, const char *dev, veil_er
     return veil_error_make(err, ENOMEM, "out of memory");
   rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
   rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
-  rtnl_tc_set_handle(TC_CAST(q), TC_HANDLE(0xffff, 0));
+  rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
   rtnl_tc_set_kind(TC_CAST(q), "ingress");
   int r = 0;
   for (int i = 0; i < QDISC_ADD_ATTEMPTS; i++) {
@@ -126,7 +129,7 @@ static int add_redirect(struct nl_sock *sk, int from, int to, const char *from_n
   if (cls == NULL || act == NULL)
     return veil_error_make(err, ENOMEM, "out of memory");
   rtnl_tc_set_ifindex(TC_CAST(cls), from);
-  rtnl_tc_set_parent(TC_CAST(cls), TC_HANDLE(0xffff, 0));
+  rtnl_tc_set_parent(TC_CAST(cls), INGRESS_HANDLE);
   int r;
   if ((r = rtnl_tc_set_kind(TC_CAST(cls), "u32")) < 0 || (r = rtnl_tc_set_kind(TC_CAST(act), "mirred")) < 0)
     return podnet_nl_error(err, r, "u32/mirred");

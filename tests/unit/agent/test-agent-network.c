@@ -209,9 +209,10 @@ static int net_setup(void **state)
   n->agent_started = true;
   char addr[PATH_MAX + 64];
   snprintf(addr, sizeof(addr), "unix://%s", n->fx.sock);
-  cleanup_error veil_error_t err = NULL;
+  veil_error_t err = NULL; /* not cleanup_*: the gotos above jump past it */
   if (!(n->agent = veil_agent_dial(addr, 5000, &err))) {
     fprintf(stderr, "dial %s: %s\n", addr, err->msg);
+    veil_error_release(&err);
     goto fail;
   }
   return 0;
