@@ -77,6 +77,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   /* A policy from one input must not starve the next ones, nor a sandbox later
    * CreateSandbox inputs. */
   agent_policy_clear(&agent.policy);
+  for (size_t i = 0; i < agent.n_sandbox_mounts; i++) /* paths only: the fuzzer mounts nothing */
+    free(agent.sandbox_mounts[i]);
+  free(agent.sandbox_mounts);
+  agent.sandbox_mounts = NULL;
+  agent.n_sandbox_mounts = 0;
   agent.sandbox_created = false;
   return 0;
 }

@@ -9,5 +9,6 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"
 if [[ -d $seeds ]]; then cp -r "$seeds"/. "$work/corpus/"; fi
 cd "$work"
-exec "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+# -error_exitcode: libFuzzer's default, 77, is what meson reads as a skip
+exec "$bin" -error_exitcode=1 -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="$work/" corpus
