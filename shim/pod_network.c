@@ -48,8 +48,7 @@ int shim_pod_network_prepare(struct shim_pod_network *pn, const char *netns_path
       nic->tap_fd = pn->att.taps[i].fd;
     }
   }
-  pn->n_nics = pn->scan.n_ifaces;
-  log_info("sandbox %s: pod network %s: %zu interface(s)", sandbox_id, netns_path, pn->n_nics);
+  log_info("sandbox %s: pod network %s: %zu interface(s)", sandbox_id, netns_path, pn->scan.n_ifaces);
   return 0;
 
 fail:
@@ -62,16 +61,16 @@ fail:
 void shim_pod_network_started(struct shim_pod_network *pn)
 {
   podnet_attachment_close_fds(&pn->att);
-  for (size_t i = 0; i < pn->n_nics; i++)
+  for (size_t i = 0; i < pn->scan.n_ifaces; i++)
     pn->nics[i].tap_fd = -1;
 }
 
 int shim_pod_network_adopt(struct shim_pod_network *pn, veil_error_t *err)
 {
-  if (!pn->libvirt || pn->n_nics == 0)
+  if (!pn->libvirt || pn->scan.n_ifaces == 0)
     return 0;
   const char *taps[PODNET_MAX_IFACES];
-  for (size_t i = 0; i < pn->n_nics; i++)
+  for (size_t i = 0; i < pn->scan.n_ifaces; i++)
     taps[i] = pn->host_taps[i];
   if (podnet_adopt(pn->netns_path, &pn->scan, NULL, taps, &pn->att, err) < 0)
     return veil_error_wrap(err, "connect libvirt's taps to the pod's network `%s`", pn->netns_path);
@@ -81,7 +80,7 @@ int shim_pod_network_adopt(struct shim_pod_network *pn, veil_error_t *err)
 int shim_pod_network_configure_guest(struct shim *s, struct shim_pod_network *pn,
                                      veil_error_t *err)
 {
-  if (pn->n_nics == 0)
+  if (pn->scan.n_ifaces == 0)
     return 0;
   struct podnet_kata_requests req = {0};
   int r = -1;

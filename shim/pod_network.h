@@ -21,9 +21,8 @@ struct shim_pod_network {
   struct podnet_scan scan;
   struct podnet_attachment att;       /* what exists on the host, for the teardown */
   bool libvirt;                       /* taps made by libvirtd, adopted after the start */
-  struct veil_vm_nic nics[PODNET_MAX_IFACES];
+  struct veil_vm_nic nics[PODNET_MAX_IFACES]; /* one per scan.ifaces[i] */
   char host_taps[PODNET_MAX_IFACES][IFNAMSIZ];
-  size_t n_nics;
 };
 
 /* The network namespace path of an OCI spec (linux.namespaces[type=network].path), NULL when

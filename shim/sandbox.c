@@ -312,8 +312,8 @@ static int boot(struct shim *s, const char *id, const json_t *spec, const char *
       .n_disks = extras.n_disks,
       .initdata_digest = extras.initdata_digest_len ? extras.initdata_digest : NULL,
       .initdata_digest_len = extras.initdata_digest_len,
-      .nics = sb->net.n_nics ? sb->net.nics : NULL,
-      .n_nics = sb->net.n_nics,
+      .nics = sb->net.scan.n_ifaces ? sb->net.nics : NULL,
+      .n_nics = sb->net.scan.n_ifaces,
   };
   log_info("sandbox %s: booting a %s VM (config %s)", id, veil_profile_name(sb->config->profile),
            cfg_path);

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 
+import harness
 import tools
 
 # RunPodSandbox boots a TCG guest; on a loaded 2-core machine that can take minutes.
@@ -82,6 +83,11 @@ class Crictl:
 
     def containers(self):
         return self.run("ps", "-a", "-q").stdout.split()
+
+    def wait_for_images(self, refs, timeout_s=30):
+        """Images imported with ctr reach CRI's image cache through containerd's events."""
+        for ref in refs:
+            harness.wait_for(lambda: self.image_id(ref), timeout_s, f"CRI to see {ref}")
 
     def image_id(self, ref):
         """The image id CRI knows for `ref`, or None."""

@@ -34,8 +34,7 @@ def setUpModule():
     ctd = harness.Containerd(namespace="k8s.io")
     ctd.start()
     cri = crictl.Crictl(ctd)
-    for ref in (images.PAUSE_IMAGE, images.BUSYBOX_IMAGE):
-        harness.wait_for(lambda: cri.image_id(ref), 30, f"CRI to see {ref}")
+    cri.wait_for_images((images.PAUSE_IMAGE, images.BUSYBOX_IMAGE))
 
 
 def tearDownModule():

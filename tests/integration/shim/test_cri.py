@@ -32,9 +32,7 @@ def setUpModule():
     ctd = harness.Containerd(namespace=CRI_NAMESPACE)
     ctd.start()
     cri = crictl.Crictl(ctd)
-    # Images imported with ctr reach CRI's image cache through containerd's events.
-    for ref in (images.PAUSE_IMAGE, images.BUSYBOX_IMAGE):
-        harness.wait_for(lambda: cri.image_id(ref), 30, f"CRI to see {ref}")
+    cri.wait_for_images((images.PAUSE_IMAGE, images.BUSYBOX_IMAGE))
 
 
 def tearDownModule():

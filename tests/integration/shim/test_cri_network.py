@@ -64,8 +64,7 @@ def setUpModule():
                              configure=cni.bridge_configure("veil-podnet", BRIDGE, SUBNET))
     ctd.start()
     cri = crictl.Crictl(ctd)
-    for ref in (images.PAUSE_IMAGE, images.BUSYBOX_IMAGE):
-        harness.wait_for(lambda: cri.image_id(ref), 30, f"CRI to see {ref}")
+    cri.wait_for_images((images.PAUSE_IMAGE, images.BUSYBOX_IMAGE))
 
 
 def tearDownModule():
@@ -154,8 +153,14 @@ class PodNetworkTests(unittest.TestCase):
         hosts = cri.run("exec", "-s", web_ctr, "cat", "/etc/hosts").stdout
         self.assertRegex(hosts, r"127\.0\.0\.1\s+localhost")
 
+        # the container's NIC: the pod's address and, with veil, the guest NIC that carries
+        # the veth's MAC (found by MAC by the agent's UpdateInterface)
+        addrs = cri.run("exec", "-s", web_ctr, "ip", "-o", "addr", "show", "eth0").stdout
+        self.assertIn(f"inet {web_ip}/24", addrs)
         if VEIL:
-            self.check_tap_model(web_pod)
+            veth_mac = self.check_tap_model(web_pod)
+            self.assertEqual(cri.run("exec", "-s", web_ctr, "cat", "/sys/class/net/eth0/address"
+                                     ).stdout.strip(), veth_mac)
 
         # a DNS server for the test domain only, on the bridge
         dns = subprocess.Popen(
@@ -200,7 +205,8 @@ class PodNetworkTests(unittest.TestCase):
         self.assertNotIn("veth", links.replace(BRIDGE, ""), "a pod veth is left on the bridge")
 
     def check_tap_model(self, pod_id):
-        """Kata's tcfilter model in the pod netns: eth0 <-> tap0_veil, ingress qdiscs, mirred."""
+        """Kata's tcfilter model in the pod netns: eth0 <-> tap0_veil, ingress qdiscs, mirred.
+        Returns the veth's MAC."""
         path = pod_netns_path(pod_id)
         self.assertTrue(path and os.path.exists(path), f"no pod netns in the spec: {path}")
         links = in_netns(path, "ip", "-o", "link").stdout
@@ -209,10 +215,7 @@ class PodNetworkTests(unittest.TestCase):
             filters = in_netns(path, "tc", "filter", "show", "dev", dev, "ingress").stdout
             self.assertRegex(filters, rf"mirred \(Egress Redirect to device {peer}\)",
                              f"tc filters of {dev}: {filters}")
-        # the guest NIC carries the veth's MAC and address
-        eth0 = json.loads(in_netns(path, "ip", "-j", "addr", "show", "eth0").stdout)[0]
-        ip = eth0["addr_info"][0]["local"]
-        self.assertTrue(ip.startswith("10.90.0."))
+        return json.loads(in_netns(path, "ip", "-j", "link", "show", "eth0").stdout)[0]["address"]
 
     def test_configmap_like_file_follows_the_host(self):
         cfg_dir = os.path.join(work, "configmap")

@@ -37,8 +37,7 @@ def setUpModule():
     ctd = harness.Containerd(namespace=CRI_NAMESPACE, configure=add_broken_handler)
     ctd.start()
     cri = crictl.Crictl(ctd)
-    for ref in (images.PAUSE_IMAGE, images.BUSYBOX_IMAGE):
-        harness.wait_for(lambda: cri.image_id(ref), 30, f"CRI to see {ref}")
+    cri.wait_for_images((images.PAUSE_IMAGE, images.BUSYBOX_IMAGE))
 
 
 def add_broken_handler(c):
